@@ -1,0 +1,1 @@
+"""Multi-objective indicators (and, later, the submission format and the boards)."""

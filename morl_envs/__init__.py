@@ -1,0 +1,38 @@
+"""Registered multi-objective text environments: importing this package registers every id.
+
+>>> import gymnasium as gym, morl_envs
+>>> sorted(i for i in gym.registry if i.startswith("morl/"))[:3]
+['morl/Counsel-EmpathyConciseness-v0', 'morl/Counsel-ReflectionEmpathy-v0', 'morl/Counsel-v0']
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register
+
+from morl_envs.counsel_env import CounselEnv
+from morl_envs.spec import EvalSpec, preference_set
+from morl_envs.vector_env import CounselVectorEnv
+
+__all__ = ["CounselEnv", "CounselVectorEnv", "EvalSpec", "ENV_IDS", "RELATIONSHIP_VARIANTS", "preference_set"]
+
+_ENTRY = "morl_envs.counsel_env:CounselEnv"
+_VECTOR_ENTRY = "morl_envs.vector_env:CounselVectorEnv"
+
+#: id -> constructor kwargs of every registered environment
+ENV_IDS: dict[str, dict] = {
+    "morl/Counsel-v0": {"dataset": "counsel"},
+    "morl/PAIR-v0": {"dataset": "pair"},
+    "morl/Psych8k-v0": {"dataset": "psych8k"},
+    # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
+    "morl/Counsel-EmpathyConciseness-v0": {"dataset": "counsel", "objectives": ("empathy", "conciseness")},
+    "morl/Counsel-ReflectionEmpathy-v0": {"dataset": "counsel", "objectives": ("reflection", "empathy")},
+}
+
+#: relationship of each two-objective variant, as measured
+RELATIONSHIP_VARIANTS = {
+    "morl/Counsel-EmpathyConciseness-v0": "competing",
+    "morl/Counsel-ReflectionEmpathy-v0": "correlated",
+}
+
+for _id, _kwargs in ENV_IDS.items():
+    register(id=_id, entry_point=_ENTRY, vector_entry_point=_VECTOR_ENTRY, kwargs=dict(_kwargs))

@@ -1,0 +1,77 @@
+"""``morl-bench``: the project's command line.
+
+    morl-bench demo [--env morl/Counsel-v0] [--n 4] [--seed 0]    roll the default policy, print rewards
+    morl-bench envs                                                list the registered environments
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import morl_envs
+from reward_models.base import did_you_mean
+
+
+def _check_env_id(env_id: str) -> None:
+    if env_id not in morl_envs.ENV_IDS:
+        raise SystemExit(f"error: --env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
+                         f"{did_you_mean(env_id, list(morl_envs.ENV_IDS))}")
+
+
+def demo(env_id: str, n: int, seed: int) -> None:
+    """The main job on the offline default: the untrained default policy answers ``n`` test prompts, and the
+    environment's batched vector env scores all replies in one call per reward model."""
+    from agents import CausalLMPolicy
+
+    _check_env_id(env_id)
+    start = time.perf_counter()
+    envs = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
+    policy = CausalLMPolicy()
+    print(f"loaded {env_id} (objectives: {', '.join(envs.unwrapped.objectives)}) and the default policy in "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+    prompts, info = envs.reset(seed=seed, options={"split": "test", "indices": list(range(n))})
+    start = time.perf_counter()
+    replies = policy.respond(list(prompts), seed=seed)
+    generated = time.perf_counter() - start
+    start = time.perf_counter()
+    _, rewards, terminated, _, _ = envs.step(replies)
+    scored = time.perf_counter() - start
+    names = envs.unwrapped.objectives
+    for prompt_id, prompt, reply, reward in zip(info["prompt_id"], prompts, replies, rewards):
+        print(f"\n[{prompt_id}]\nclient:     {prompt}\ncounsellor: {reply}")
+        print("reward:     " + "  ".join(f"{name}={value:.3f}" for name, value in zip(names, reward)))
+    mean = rewards.mean(axis=0)
+    print(f"\nmean reward over {n} test prompts: " + "  ".join(f"{k}={v:.3f}" for k, v in zip(names, mean)))
+    print(f"generation {generated:.1f} s, scoring {scored:.2f} s (one batched call per reward model); "
+          f"all episodes terminated: {bool(np.all(terminated))}")
+    envs.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``morl-bench`` console script."""
+    parser = argparse.ArgumentParser(prog="morl-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("demo", help="roll the default policy through an environment and print rewards")
+    run.add_argument("--env", default="morl/Counsel-v0", help="registered environment id")
+    run.add_argument("--n", type=int, default=4, help="number of test prompts (1 to 55)")
+    run.add_argument("--seed", type=int, default=0, help="sampling seed")
+    commands.add_parser("envs", help="list the registered environments")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        if not 1 <= args.n <= 55:
+            parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")
+        demo(args.env, args.n, args.seed)
+    elif args.command == "envs":
+        for env_id, kwargs in morl_envs.ENV_IDS.items():
+            relation = morl_envs.RELATIONSHIP_VARIANTS.get(env_id, "")
+            print(f"{env_id:40s} {kwargs}  {relation}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,187 @@
+"""Single-turn counselling-reply generation with a vector of learned rewards."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+import reward_models
+from morl_envs.datasets import (MAX_PROMPT_CHARS, SPLITS, Prompt, PromptSet, load_counsel, load_pair,
+                                load_psych8k, resolve_data_dir)
+from morl_envs.spaces import NaturalText
+from morl_envs.spec import EvalSpec, preference_set
+from reward_models.base import check_texts, did_you_mean
+
+DATASETS = ("counsel", "pair", "psych8k")
+DEFAULT_OBJECTIVES = ("reflection", "empathy", "fluency")
+MAX_REPLY_CHARS = 2048
+_warned_fallback = False
+
+
+def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
+    """The prompt set called ``dataset``; Psych8k falls back to the Counsel prompts (warning once) when absent."""
+    global _warned_fallback
+    if dataset not in DATASETS:
+        raise ValueError(f"`dataset` must be one of {DATASETS}; got {dataset!r}.{did_you_mean(dataset, DATASETS)}")
+    if dataset == "counsel":
+        return load_counsel()
+    folder = resolve_data_dir(data_dir)
+    if dataset == "pair":
+        if folder is None:
+            from morl_envs.datasets import DataNotFoundError
+            raise DataNotFoundError("PAIR data not found: pass `data_dir=` (the folder holding pair/pair.csv) or "
+                                    "set the MORL_DATA_DIR environment variable; neither is set")
+        return load_pair(folder)
+    found = load_psych8k(folder)
+    if found is not None:
+        return found
+    if not _warned_fallback:
+        warnings.warn("Psych8k is not available (no psych8k/*.json under `data_dir` / MORL_DATA_DIR and not in the "
+                      "hub cache): morl/Psych8k-v0 runs on the Counsel prompts instead; its data fingerprint and "
+                      "eval spec say so", stacklevel=3)
+        _warned_fallback = True
+    return load_counsel()
+
+
+def score_replies(models: Sequence[reward_models.RewardModel], prompts: list[str], replies: list[str]) -> np.ndarray:
+    """The reward matrix: one batched call per reward model, stacked to float32 of shape (B, n_objectives)."""
+    return np.stack([model(prompts, replies) for model in models], axis=1).astype(np.float32)
+
+
+def objective_names(models: Sequence[reward_models.RewardModel]) -> tuple[str, ...]:
+    """The names of the reward components in order."""
+    return tuple(model.name for model in models)
+
+
+class CounselEnv(gym.Env):
+    """
+    ## Description
+    A client says something to a counsellor; the agent answers with one reply, which learned reward models score on
+    several objectives at once. The task family of DynaOpt (Min et al., 2024) and EMORL (Kong et al., 2025):
+    counsellor reflections that restate the client's meaning and feeling.
+
+    ## Observation Space
+    ``NaturalText(4096)``: the client's statement.
+
+    ## Action Space
+    ``NaturalText(2048, min_length=0)``: the counsellor's reply. Longer replies are truncated to 2048 characters
+    and flagged with ``info["reply_truncated"] = True``.
+
+    ## Reward Space
+    ``Box(0, 1, (n,), float32)``, one component per objective, in ``env.unwrapped.objectives`` order. Defaults:
+    - reflection, [0, 1]: MiniLM embeddings + head trained on PAIR graded reflections (reward_models/cards).
+    - empathy, [0, 1]: MiniLM embeddings + heads trained on EPITOME's three empathy mechanisms.
+    - fluency, [0, 1]: 1 - NLL per reply token / ln(vocabulary) under SmolLM2-135M-Instruct, given the prompt.
+    - conciseness, [0, 1] (relationship variants): 1 up to 8 words, falling linearly to 0 at 64 words.
+
+    ## Starting State
+    ``reset(options={"split": s, "index": i})`` picks prompt i of split s ("train", "validation", "test");
+    ``options={"prompt": text}`` uses the caller's own statement; otherwise a prompt of ``options["split"]``
+    (default "train") is drawn with ``self.np_random``.
+
+    ## Episode End
+    Single turn: ``terminated=True`` after the one step; never truncated.
+
+    ## Arguments
+    - ``dataset``: "counsel" (embedded, default), "pair" or "psych8k".
+    - ``objectives``: reward model names (``reward_models.available()``), local checkpoint folders or hub ids.
+    - ``data_dir``: folder holding third-party data (else ``$MORL_DATA_DIR``).
+    - ``device``: where reward models run (default: the GPU if any, in bf16).
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, dataset: str = "counsel", objectives: Sequence[str] = DEFAULT_OBJECTIVES,
+                 data_dir: str | None = None, device: str | None = None, render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"`render_mode` must be None or one of {self.metadata['render_modes']}; "
+                             f"got {render_mode!r}")
+        if isinstance(objectives, str) or len(objectives) < 1:
+            raise ValueError(f"`objectives` must be a non-empty sequence of reward model names; got {objectives!r}")
+        self.render_mode = render_mode
+        self.prompt_set = load_prompt_set(dataset, data_dir)
+        self.reward_models = tuple(reward_models.load(name, device) for name in objectives)
+        self.objectives = objective_names(self.reward_models)
+        self.reward_dim = len(self.objectives)
+        self.observation_space = NaturalText(MAX_PROMPT_CHARS)
+        self.action_space = NaturalText(MAX_REPLY_CHARS, min_length=0)
+        self.reward_space = spaces.Box(0.0, 1.0, shape=(self.reward_dim,), dtype=np.float32)
+        self._prompt: Prompt | None = None
+        self._last: tuple[str, np.ndarray] | None = None
+
+    @property
+    def eval_spec(self) -> EvalSpec:
+        """The evaluation contract: objectives, reference point, preferences, data and model fingerprints."""
+        env_id = self.spec.id if self.spec is not None else f"unregistered/{self.prompt_set.name}"
+        return EvalSpec(
+            env_id=env_id, objectives=self.objectives, reference_point=(0.0,) * self.reward_dim,
+            preferences=tuple(map(tuple, preference_set(self.reward_dim).tolist())),
+            dataset=self.prompt_set.name, data_fingerprint=self.prompt_set.fingerprint,
+            reward_model_fingerprints={m.name: m.fingerprint() for m in self.reward_models})
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        super().reset(seed=seed)
+        self._prompt = select_prompt(self.prompt_set, options, self.np_random)
+        self._last = None
+        return self._prompt.text, {"prompt_id": self._prompt.id, "topic": self._prompt.topic,
+                                   "split": self._prompt.split}
+
+    def step(self, action: str) -> tuple[str, np.ndarray, bool, bool, dict]:
+        if self._prompt is None:
+            raise gym.error.ResetNeeded("call reset() before step(): each episode is one reply to one prompt")
+        if not isinstance(action, str):
+            raise TypeError(f"`action` must be a str (the counsellor's reply); got {type(action).__name__}: "
+                            f"{action!r:.60}")
+        replies, truncated = clip_replies([action], "action")
+        prompt = self._prompt
+        reward = score_replies(self.reward_models, [prompt.text], replies)[0]
+        self._prompt = None  # only once scored: a failed scoring call leaves the episode open
+        self._last = (prompt.text, replies[0], reward)
+        info = {"prompt_id": prompt.id, "scores": dict(zip(self.objectives, reward.tolist())),
+                "reply_truncated": truncated[0]}
+        return prompt.text, reward, True, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or self._last is None:
+            return None
+        prompt, reply, reward = self._last
+        scores = ", ".join(f"{n}={v:.3f}" for n, v in zip(self.objectives, reward))
+        return f"client:     {prompt}\ncounsellor: {reply}\nreward:     {scores}\n"
+
+
+def select_prompt(prompt_set: PromptSet, options: dict[str, Any] | None, rng: np.random.Generator,
+                  index: int | None = None) -> Prompt:
+    """The prompt chosen by reset ``options`` (see CounselEnv's Starting State); ``index`` overrides the option."""
+    options = dict(options or {})
+    unknown = set(options) - {"split", "index", "prompt"}
+    if unknown:
+        raise ValueError(f"reset `options` keys must be among ('split', 'index', 'prompt'); got {sorted(unknown)}")
+    if "prompt" in options:
+        text = check_texts([options["prompt"]], "options['prompt']")[0]
+        if not 1 <= len(text) <= MAX_PROMPT_CHARS:
+            raise ValueError(f"options['prompt'] must have 1 to {MAX_PROMPT_CHARS} characters; got {len(text)}")
+        return Prompt("custom", text, "custom", "custom")
+    split = options.get("split", "train")
+    if split not in SPLITS:
+        raise ValueError(f"options['split'] must be one of {SPLITS}; got {split!r}")
+    pool = prompt_set.split(split)
+    index = options.get("index") if index is None else index
+    if index is None:
+        return pool[int(rng.integers(len(pool)))]
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(pool):
+        raise ValueError(f"options['index'] must be an int in [0, {len(pool) - 1}] for split {split!r}; got {index!r}")
+    return pool[int(index)]
+
+
+def clip_replies(actions: Sequence[Any], name: str) -> tuple[list[str], list[bool]]:
+    """Replies checked to be str and cut to MAX_REPLY_CHARS, with a flag per reply that was cut."""
+    replies = check_texts(list(actions), name)
+    return [r[:MAX_REPLY_CHARS] for r in replies], [len(r) > MAX_REPLY_CHARS for r in replies]

@@ -1,0 +1,99 @@
+"""A shared sentence encoder (all-MiniLM-L6-v2 by default) used by the learned reward heads.
+
+The reflection and empathy scorers both embed texts with the same frozen encoder and put a small trained head on
+top, so the encoder is loaded once per (path, device) and shared. Embeddings are mean-pooled over tokens and
+L2-normalised, exactly as sentence-transformers does for this model, so that the heads trained by
+``reward_models.train`` see the same features at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reward_models.assets import minilm_path
+from reward_models.heads import file_sha256
+
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs; longer inputs are truncated.
+
+
+def default_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class SentenceEncoder:
+    """Batched mean-pooled, L2-normalised sentence embeddings from a transformers encoder folder.
+
+    On GPU the encoder runs in bf16; on CPU in float32. ``encode`` returns float32 NumPy of shape (B, dim).
+    ``encode_pairs`` feeds (a, b) as one sequence pair, so attention crosses between the two texts
+    (a cross-encoder view), which the reflection head uses to see whether the reply restates the prompt.
+    """
+
+    def __init__(self, path: str | Path, device: torch.device, batch_size: int = 64,
+                 cache_size: int = 8192) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = Path(path)
+        self.device = device
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path)
+        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+        self.model = AutoModel.from_pretrained(self.path, dtype=dtype).to(device).eval()
+        self.dim = int(self.model.config.hidden_size)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._identity: dict | None = None
+
+    def identity(self) -> dict:
+        """What determines the embeddings: the weight file's sha256 and the pooling rule."""
+        if self._identity is None:
+            weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
+            self._identity = {"encoder_weights_sha256": [file_sha256(w) for w in weights],
+                              "pooling": "mean+l2", "max_tokens": MAX_TOKENS}
+        return self._identity
+
+    def clear_cache(self) -> None:
+        """Forget cached embeddings (benchmarks use it to time the raw forward pass)."""
+        self._cache.clear()
+
+    @torch.inference_mode()
+    def _embed(self, texts: list[str], pairs: list[str] | None) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            stop = start + self.batch_size
+            second = None if pairs is None else pairs[start:stop]
+            batch = self.tokenizer(texts[start:stop], second, padding=True, truncation=True,
+                                   max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
+            hidden = self.model(**batch).last_hidden_state.float()  # (b, T, dim)
+            mask = batch["attention_mask"].unsqueeze(-1).float()  # (b, T, 1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            out[start:stop] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+        return out
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, row in zip(missing, self._embed(missing, None)):
+                self._cache[text] = row
+        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+        for text in texts:
+            self._cache.move_to_end(text)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return out
+
+    def encode_pairs(self, first: list[str], second: list[str]) -> np.ndarray:
+        """Embeddings of (first, second) sequence pairs, shape (B, dim)."""
+        return self._embed(list(first), list(second))
+
+
+@functools.lru_cache(maxsize=4)
+def shared_encoder(path: str | None = None, device: str | None = None) -> SentenceEncoder:
+    """The process-wide encoder for ``path`` (default: the shipped MiniLM) on ``device``."""
+    return SentenceEncoder(path or minilm_path(), torch.device(device) if device else default_device())

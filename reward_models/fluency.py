@@ -1,0 +1,102 @@
+"""Fluency: how predictable the reply is to a real causal language model, mapped to [0, 1].
+
+    fluency = clip(1 - mean_nll / ln(V), 0, 1)
+
+where ``mean_nll`` is the mean negative log-likelihood (nats per token) of the reply's tokens given the prompt, and
+``ln(V)`` is the NLL of a uniform guess over the model's vocabulary of V tokens. So 1 means perfectly predictable
+text, 0 means no better than random tokens, and the score falls strictly as perplexity rises (ppl 10 -> 0.79,
+ppl 50 -> 0.64, ppl 500 -> 0.43 for SmolLM2's V = 49,152). EMORL uses ``(50 - ppl) / 50`` under GPT-2, which is
+flat at 0 beyond ppl 50 and so cannot tell a clumsy reply from word salad; this map keeps the ordering everywhere.
+An empty reply scores 0. Default LM: SmolLM2-135M-Instruct (shipped offline, see ``reward_models.assets``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reward_models.base import RewardModel
+from reward_models.encoder import default_device
+from reward_models.heads import file_sha256
+
+MAX_PROMPT_TOKENS = 64  # prompts are truncated from the left (the end of the client's statement is kept)
+MAX_REPLY_TOKENS = 128  # replies are truncated from the right
+BATCH = 32
+TOKEN_CHUNK = 2048  # vocabulary projections are computed for at most this many reply tokens at once
+
+
+class FluencyModel(RewardModel):
+    """Perplexity-based fluency under a causal LM folder (default: the prepared SmolLM2-135M-Instruct)."""
+
+    name = "fluency"
+
+    def __init__(self, lm: str | Path | None = None, device: str | None = None) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from reward_models.assets import smollm2_path
+
+        self.lm_path = Path(lm) if lm else smollm2_path()
+        self.device = torch.device(device) if device else default_device()
+        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.tokenizer = AutoTokenizer.from_pretrained(self.lm_path)
+        self.model = AutoModelForCausalLM.from_pretrained(self.lm_path, dtype=dtype).to(self.device).eval()
+        self.log_vocab = math.log(self.model.config.vocab_size)
+        self._identity: dict | None = None
+
+    def identity(self) -> dict:
+        if self._identity is None:
+            weights = sorted(self.lm_path.glob("*.safetensors")) or sorted(self.lm_path.glob("*.bin"))
+            self._identity = {"lm_weights_sha256": [file_sha256(w) for w in weights], "formula": "1-nll/lnV",
+                              "max_prompt_tokens": MAX_PROMPT_TOKENS, "max_reply_tokens": MAX_REPLY_TOKENS}
+        return self._identity
+
+    def _encode(self, prompts: list[str], responses: list[str]) -> list[tuple[list[int], int]]:
+        """Token ids of prompt + newline + reply, and the number of reply tokens, per sample."""
+        tok = self.tokenizer
+        prompt_ids = tok([p + "\n" for p in prompts], add_special_tokens=False)["input_ids"]
+        reply_ids = tok(responses, add_special_tokens=False)["input_ids"]
+        start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        out = []
+        for p, r in zip(prompt_ids, reply_ids):
+            r = r[:MAX_REPLY_TOKENS]
+            out.append(([start] + p[-MAX_PROMPT_TOKENS:] + r, len(r)))  # never an empty prefix
+        return out
+
+    @torch.inference_mode()
+    def mean_nll(self, prompts: list[str], responses: list[str]) -> np.ndarray:
+        """Mean NLL in nats per reply token given the prompt, shape (B,); NaN for empty replies."""
+        encoded = self._encode(prompts, responses)
+        nll = np.full(len(encoded), np.nan, dtype=np.float64)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # similar lengths share a batch
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        for start in range(0, len(order), BATCH):
+            rows = [i for i in order[start:start + BATCH] if encoded[i][1] > 0]
+            if not rows:
+                continue
+            width = max(len(encoded[i][0]) for i in rows)
+            ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            target = torch.zeros((len(rows), width), dtype=torch.bool)  # positions whose NEXT token is a reply token
+            for row, i in enumerate(rows):
+                seq, n_reply = encoded[i]
+                ids[row, : len(seq)] = torch.tensor(seq)
+                mask[row, : len(seq)] = 1
+                target[row, len(seq) - n_reply - 1: len(seq) - 1] = True
+            ids, mask, target = ids.to(self.device), mask.to(self.device), target.to(self.device)
+            hidden = self.model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # (b, T, H)
+            labels = ids[:, 1:][target[:, :-1]]  # (N,) the reply tokens
+            states = hidden[target]  # (N, H) the states that predict them
+            losses = torch.cat([torch.nn.functional.cross_entropy(
+                self.model.get_output_embeddings()(states[c:c + TOKEN_CHUNK]).float(),
+                labels[c:c + TOKEN_CHUNK], reduction="none") for c in range(0, len(labels), TOKEN_CHUNK)])
+            per_row = torch.zeros(len(rows), device=self.device).index_add_(
+                0, target.nonzero()[:, 0], losses) / target.sum(1)
+            nll[rows] = per_row.cpu().numpy()
+        return nll
+
+    def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:
+        nll = self.mean_nll(prompts, responses)
+        return np.where(np.isnan(nll), 0.0, np.clip(1.0 - nll / self.log_vocab, 0.0, 1.0))
