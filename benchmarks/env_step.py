@@ -59,13 +59,8 @@ def main() -> None:
         p, r = prompts[:batch], replies[:batch]
         for model in models:  # warm-up
             model(p, r)
-        raw = {m.name: timed(lambda m=m: m._score(p, r), args.repeats) for m in models}
-
-        def env_step() -> None:
-            envs.reset(options={"prompts": p})
-            envs.step(r)
-
-        step = timed(env_step, args.repeats)
+        raw = {m.name: timed(lambda m=m, p=p, r=r: m._score(p, r), args.repeats) for m in models}
+        step = timed(lambda envs=envs, p=p, r=r: (envs.reset(options={"prompts": p}), envs.step(r)), args.repeats)
         rows.append({"batch": batch, "env_step_s": round(step, 4), "raw_forward_s": round(sum(raw.values()), 4),
                      "raw_per_model_s": {k: round(v, 4) for k, v in raw.items()},
                      "replies_per_s": round(batch / step, 1), "ratio_env_over_raw": round(step / sum(raw.values()), 3)})

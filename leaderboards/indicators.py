@@ -8,8 +8,8 @@ Indicator names live once, in the constants below and in :data:`INDICATORS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Callable, Mapping
 
 import numpy as np
 import numpy.typing as npt

@@ -31,7 +31,7 @@ def validate_points(points: npt.ArrayLike, *, name: str = "points") -> npt.NDArr
     >>> validate_points([1.0, 2.0], name="front")
     Traceback (most recent call last):
     ...
-    ValueError: `front` must be a 2-D array of shape (n_points, n_objectives); got shape (2,). Hint: wrap a single point as [[...]]; use np.empty((0, d)) for an empty set
+    ValueError: `front` must be a 2-D array of shape (n_points, n_objectives); got shape (2,)...
     """
     try:
         arr = np.asarray(points)

@@ -2,7 +2,7 @@
 
 >>> import gymnasium as gym, morl_envs
 >>> sorted(i for i in gym.registry if i.startswith("morl/"))[:3]
-['morl/Counsel-EmpathyConciseness-v0', 'morl/Counsel-ReflectionEmpathy-v0', 'morl/Counsel-v0']
+['morl/Counsel-EmpathyFluency-v0', 'morl/Counsel-FluencyConciseness-v0', 'morl/Counsel-v0']
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ ENV_IDS: dict[str, dict] = {
     "morl/PAIR-v0": {"dataset": "pair"},
     "morl/Psych8k-v0": {"dataset": "psych8k"},
     # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
-    "morl/Counsel-EmpathyConciseness-v0": {"dataset": "counsel", "objectives": ("empathy", "conciseness")},
-    "morl/Counsel-ReflectionEmpathy-v0": {"dataset": "counsel", "objectives": ("reflection", "empathy")},
+    "morl/Counsel-FluencyConciseness-v0": {"dataset": "counsel", "objectives": ("fluency", "conciseness")},
+    "morl/Counsel-EmpathyFluency-v0": {"dataset": "counsel", "objectives": ("empathy", "fluency")},
 }
 
 #: relationship of each two-objective variant, as measured
 RELATIONSHIP_VARIANTS = {
-    "morl/Counsel-EmpathyConciseness-v0": "competing",
-    "morl/Counsel-ReflectionEmpathy-v0": "correlated",
+    "morl/Counsel-FluencyConciseness-v0": "competing",  # Spearman rho -0.59 under the default policy
+    "morl/Counsel-EmpathyFluency-v0": "correlated",  # rho +0.35
 }
 
 for _id, _kwargs in ENV_IDS.items():

@@ -2,6 +2,10 @@
 
     morl-bench demo [--env morl/Counsel-v0] [--n 4] [--seed 0]    roll the default policy, print rewards
     morl-bench envs                                                list the registered environments
+    morl-bench evaluate --agent default --env ID --out RESULT.json run the leaderboard's evaluation protocol
+    morl-bench submit RESULT.json                                  verify a result and store it on the board
+    morl-bench leaderboard [--env ID] [--html DIR]                 print (or render) the ranked tables
+    morl-bench report                                              compare families across objective relationships
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 import morl_envs
+from leaderboards import commands as board_commands
 from reward_models.base import did_you_mean
 
 
@@ -62,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--n", type=int, default=4, help="number of test prompts (1 to 55)")
     run.add_argument("--seed", type=int, default=0, help="sampling seed")
     commands.add_parser("envs", help="list the registered environments")
+    board_commands.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in board_commands.COMMANDS:
+        sys.exit(board_commands.run(args))
     if args.command == "demo":
         if not 1 <= args.n <= 55:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")

@@ -11,8 +11,16 @@ import numpy as np
 from gymnasium import spaces
 
 import reward_models
-from morl_envs.datasets import (MAX_PROMPT_CHARS, SPLITS, Prompt, PromptSet, load_counsel, load_pair,
-                                load_psych8k, resolve_data_dir)
+from morl_envs.datasets import (
+    MAX_PROMPT_CHARS,
+    SPLITS,
+    Prompt,
+    PromptSet,
+    load_counsel,
+    load_pair,
+    load_psych8k,
+    resolve_data_dir,
+)
 from morl_envs.spaces import NaturalText
 from morl_envs.spec import EvalSpec, preference_set
 from reward_models.base import check_texts, did_you_mean

@@ -11,8 +11,16 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 import reward_models
-from morl_envs.counsel_env import (DEFAULT_OBJECTIVES, MAX_REPLY_CHARS, CounselEnv, clip_replies, load_prompt_set,
-                                   objective_names, score_replies, select_prompt)
+from morl_envs.counsel_env import (
+    DEFAULT_OBJECTIVES,
+    MAX_REPLY_CHARS,
+    CounselEnv,
+    clip_replies,
+    load_prompt_set,
+    objective_names,
+    score_replies,
+    select_prompt,
+)
 from morl_envs.datasets import MAX_PROMPT_CHARS, Prompt
 from morl_envs.spaces import NaturalText
 
@@ -25,9 +33,9 @@ class CounselVectorEnv(VectorEnv):
     ``reward_space`` is the single-episode ``Box(0, 1, (reward_dim,))``, as in MO-Gymnasium's vector envs.
 
     Autoreset follows Gymnasium's ``NEXT_STEP`` mode by default (the step after a terminated episode resets it
-    and returns zero reward), which ``MORecordEpisodeStatistics`` expects. With ``autoreset_mode=AutoresetMode.SAME_STEP``
-    each step scores the replies and already returns the next prompts, the finished prompts going to
-    ``info["final_obs"]``: half the calls for an RL loop.
+    and returns zero reward), which ``MORecordEpisodeStatistics`` expects. With
+    ``autoreset_mode=AutoresetMode.SAME_STEP`` each step scores the replies and already returns the next prompts,
+    the finished prompts going to ``info["final_obs"]``: half the calls for an RL loop.
 
     ``reset(options=...)`` takes the single env's options, or per-env lists: ``{"split": s, "indices": [i, ...]}``
     or ``{"prompts": [text, ...]}``.

@@ -131,7 +131,7 @@ def train_empathy(data_dir: Path) -> dict:
         y = torch.tensor(levels[mechanism])
         torch.manual_seed(SEED)
         head = PairHead(features.shape[1], 256, 3)
-        fit(head, features[train], lambda logits: torch.nn.functional.cross_entropy(logits, y[train]),
+        fit(head, features[train], lambda logits, y=y: torch.nn.functional.cross_entropy(logits, y[train]),
             steps=EMPATHY_STEPS)
         with torch.no_grad():
             probs = torch.softmax(head(features), dim=-1).numpy()

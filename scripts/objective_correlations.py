@@ -1,11 +1,14 @@
 """Recompute the objective-relationship table: Spearman correlation of every objective pair.
 
-    python scripts/objective_correlations.py [--samples 4] [--out docs/objective_relationships.md]
+    python scripts/objective_correlations.py [--out docs/objective_relationships.md]
 
-The default policy (untrained SmolLM2-135M-Instruct) samples ``--samples`` replies to each prompt of the Counsel
-validation split; every built-in reward model scores every reply; the table lists Spearman's rho (and its p-value)
-for each pair. A pair is called *competing* when rho <= -0.2, *correlated* when rho >= 0.2, else *independent*.
-The registered relationship variants (``morl_envs.RELATIONSHIP_VARIANTS``) were chosen from this table.
+The default policy (untrained SmolLM2-135M-Instruct, temperature 0.7) samples four replies to each prompt of the
+Counsel validation split, one per generation budget of 12, 24, 40 and 64 new tokens, so that the replies span the
+lengths an agent can reach; every built-in reward model scores every reply; the table lists Spearman's rho (and its
+p-value) for each pair. A second table uses four samples at the default policy's fixed 48-token budget, where most
+replies hit the cap and length-related relationships cannot show. A pair is *competing* when rho <= -0.2,
+*correlated* when rho >= 0.2, else *independent*. The registered relationship variants
+(``morl_envs.RELATIONSHIP_VARIANTS``) were chosen from the first table.
 """
 
 from __future__ import annotations
@@ -34,36 +37,57 @@ def relationship(rho: float) -> str:
     return "competing" if rho <= -THRESHOLD else "correlated" if rho >= THRESHOLD else "independent"
 
 
-def measure(samples: int) -> dict:
-    """Replies of the default policy on the validation split, their scores and the pairwise Spearman table."""
+VARIED_BUDGETS = (12, 24, 40, 64)
+FIXED_BUDGETS = (48, 48, 48, 48)
+
+
+def measure(budgets: tuple[int, ...]) -> dict:
+    """Replies of the default policy on the validation split (one sample per budget, seeds 0, 1, ...), their
+    scores and the pairwise Spearman table."""
     prompts = [p.text for p in load_counsel().split("validation")]
     policy = CausalLMPolicy()
     start = time.perf_counter()
-    replies = [r for seed in range(samples) for r in policy.respond(prompts, seed=seed)]
+    replies = []
+    for seed, budget in enumerate(budgets):
+        policy.max_new_tokens = budget
+        replies += policy.respond(prompts, seed=seed)
     generation = time.perf_counter() - start
     models = [reward_models.load(name) for name in reward_models.available()]
-    scores = score_replies(models, prompts * samples, replies)  # (samples * 55, n_objectives)
+    scores = score_replies(models, prompts * len(budgets), replies)  # (len(budgets) * 55, n_objectives)
     pairs = []
     for i, j in itertools.combinations(range(len(models)), 2):
         result = spearmanr(scores[:, i], scores[:, j])
         pairs.append({"a": models[i].name, "b": models[j].name, "rho": round(float(result.statistic), 3),
                       "p": float(f"{result.pvalue:.2g}"), "relationship": relationship(float(result.statistic))})
-    return {"n_replies": len(replies), "samples_per_prompt": samples, "generation_seconds": round(generation, 1),
+    words = np.array([len(r.split()) for r in replies])
+    return {"n_replies": len(replies), "budgets": list(budgets), "generation_seconds": round(generation, 1),
+            "reply_words_percentiles_10_50_90": np.percentile(words, [10, 50, 90]).tolist(),
             "means": {m.name: round(float(s), 3) for m, s in zip(models, scores.mean(0))}, "pairs": pairs}
 
 
-def render(result: dict) -> str:
-    """The markdown page."""
-    lines = ["# Objective relationships on morl/Counsel-v0", "",
-             f"Spearman's rho between objectives over {result['n_replies']} replies of the untrained default policy "
-             f"({result['samples_per_prompt']} samples for each of the 55 validation prompts, temperature 0.7). "
-             f"Recompute with `python scripts/objective_correlations.py`. Rule: rho <= -{THRESHOLD} competing, "
-             f"rho >= {THRESHOLD} correlated, else independent.", "",
+def render_table(result: dict, title: str) -> list[str]:
+    """One measurement as a markdown section."""
+    lines = [f"## {title}", "",
+             f"{result['n_replies']} replies (budgets {result['budgets']} new tokens, one sample each per prompt); "
+             f"reply length in words, 10th/50th/90th percentile: {result['reply_words_percentiles_10_50_90']}.", "",
              "| objective a | objective b | rho | p | relationship |", "|---|---|---|---|---|"]
     lines += [f"| {p['a']} | {p['b']} | {p['rho']:+.3f} | {p['p']:.2g} | {p['relationship']} |"
               for p in result["pairs"]]
-    lines += ["", "Mean score of each objective: " + ", ".join(f"{k} {v:.3f}" for k, v in result["means"].items()),
-              ""]
+    lines += ["", "Mean score: " + ", ".join(f"{k} {v:.3f}" for k, v in result["means"].items()), ""]
+    return lines
+
+
+def render(results: dict) -> str:
+    """The markdown page."""
+    lines = ["# Objective relationships on morl/Counsel-v0", "",
+             "Spearman's rho between every pair of objectives over replies of the untrained default policy "
+             "(SmolLM2-135M-Instruct, temperature 0.7) to the 55 validation prompts. Recompute with "
+             f"`python scripts/objective_correlations.py`. Rule: rho <= -{THRESHOLD} competing, rho >= {THRESHOLD} "
+             "correlated, else independent. The registered variants come from the first table: "
+             "`morl/Counsel-FluencyConciseness-v0` (competing) and `morl/Counsel-EmpathyFluency-v0` (correlated).",
+             ""]
+    lines += render_table(results["varied"], "Varied generation budgets (the table the variants come from)")
+    lines += render_table(results["fixed"], "Fixed 48-token budget (most replies hit the cap)")
     return "\n".join(lines)
 
 
@@ -78,13 +102,12 @@ def write_atomically(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=4, help="replies sampled per validation prompt")
     parser.add_argument("--out", type=Path, default=Path("docs/objective_relationships.md"))
     args = parser.parse_args()
-    result = measure(args.samples)
-    write_atomically(args.out, render(result))
-    write_atomically(args.out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
-    print(render(result))
+    results = {"varied": measure(VARIED_BUDGETS), "fixed": measure(FIXED_BUDGETS)}
+    write_atomically(args.out, render(results))
+    write_atomically(args.out.with_suffix(".json"), json.dumps(results, indent=1) + "\n")
+    print(render(results))
 
 
 if __name__ == "__main__":

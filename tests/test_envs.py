@@ -130,11 +130,11 @@ def test_vector_env_same_step_autoreset():
 
 
 def test_mo_sync_vector_env_and_episode_statistics():
-    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-EmpathyConciseness-v0") for _ in range(2)])
+    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-FluencyConciseness-v0") for _ in range(2)])
     sync.reset(seed=0)
     _, rewards, terminated, _, _ = sync.step([REPLY, "Okay."])
     assert rewards.shape == (2, 2) and terminated.all()
-    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-EmpathyConciseness-v0", num_envs=3,
+    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-FluencyConciseness-v0", num_envs=3,
                                                     vectorization_mode="vector_entry_point"))
     native.reset(seed=0)
     _, rewards, _, _, infos = native.step([REPLY, "Okay.", "You feel alone."])
@@ -189,7 +189,7 @@ def test_missing_pair_data_names_both_options(monkeypatch, tmp_path):
 
 
 def test_overlong_reply_is_truncated_and_flagged():
-    env = make("morl/Counsel-EmpathyConciseness-v0")
+    env = make("morl/Counsel-FluencyConciseness-v0")
     env.reset(seed=0)
     long_reply = "word " * 1000
     _, reward, _, _, info = env.step(long_reply)
@@ -221,3 +221,14 @@ def test_psych8k_reads_a_local_json(tmp_path):
     assert env.eval_spec.data_fingerprint != morl_envs.CounselEnv().eval_spec.data_fingerprint
     obs, _ = env.reset(options={"split": "test", "index": 0})
     assert obs.startswith("I have been worried")
+
+
+def test_vector_env_calls_each_reward_model_once_per_step(monkeypatch):
+    envs = gym.make_vec("morl/Counsel-v0", num_envs=64, vectorization_mode="vector_entry_point")
+    calls = []
+    for model in envs.unwrapped.reward_models:
+        original = model._score
+        monkeypatch.setattr(model, "_score", lambda p, r, o=original, n=model.name: calls.append((n, len(r))) or o(p, r))
+    envs.reset(seed=0)
+    envs.step(["You feel stuck between wanting to change and fearing it."] * 64)
+    assert sorted(calls) == sorted((name, 64) for name in envs.unwrapped.objectives)

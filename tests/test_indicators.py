@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from leaderboards import indicators as ind
-from leaderboards.indicators import (HIGHER_IS_BETTER, INDICATORS, cardinality, expected_utility,
-                                     hypervolume, igd, maximum_utility_loss, sparsity)
+from leaderboards.indicators import (
+    HIGHER_IS_BETTER,
+    INDICATORS,
+    cardinality,
+    expected_utility,
+    hypervolume,
+    igd,
+    maximum_utility_loss,
+    sparsity,
+)
 from leaderboards.pareto import pareto_front, pareto_mask, validate_points
 
 FRONT_2D = [[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]]

@@ -1,0 +1,135 @@
+"""The leaderboard's ``morl-bench`` sub-commands.
+
+    morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
+    morl-bench submit RESULT.json [--board-dir DIR]
+    morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
+    morl-bench report [--family morl/Counsel] [--board-dir DIR]
+
+Errors print ``error: <message>`` to stderr and exit with status 2, changing nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["COMMANDS", "AGENTS", "add_commands", "run"]
+
+COMMANDS = ("evaluate", "submit", "leaderboard", "report")
+#: ``--agent`` name -> what it builds
+AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent)"}
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register the leaderboard sub-commands on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    evaluate = subparsers.add_parser("evaluate", help="run the evaluation protocol and write a result JSON")
+    evaluate.add_argument("--agent", required=True, choices=sorted(AGENTS), help="agent to evaluate")
+    evaluate.add_argument("--env", required=True, help="registered environment id")
+    evaluate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="evaluation seeds")
+    evaluate.add_argument("--out", required=True, type=Path, help="where to write the result JSON")
+    evaluate.add_argument("--max-prompts", type=int, default=None,
+                          help="cut the test split (quick checks only: submit refuses such results)")
+    submit = subparsers.add_parser("submit", help="verify a result JSON and store it on the board")
+    submit.add_argument("result", type=Path, help="result JSON written by `morl-bench evaluate`")
+    submit.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
+    board = subparsers.add_parser("leaderboard", help="print the ranked board(s); --html writes static pages")
+    board.add_argument("--env", default=None, help="registered environment id (default: every boarded env)")
+    board.add_argument("--html", type=Path, default=None, help="folder to write one HTML page per environment")
+    board.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
+    report = subparsers.add_parser("report", help="the board columns side by side across relationship variants")
+    report.add_argument("--family", default=None, help="environment family, e.g. morl/Counsel (default: all)")
+    report.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
+
+
+def _check_env(env_id: str) -> None:
+    import morl_envs
+    from reward_models.base import did_you_mean
+
+    if env_id not in morl_envs.ENV_IDS:
+        raise ValueError(f"--env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
+                         f"{did_you_mean(env_id, list(morl_envs.ENV_IDS))}")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from leaderboards.protocol import DefaultPolicyAgent, evaluate
+    from leaderboards.submission import write_atomic
+
+    _check_env(args.env)
+    if args.out.exists() and args.out.is_dir():
+        raise ValueError(f"--out must be a file path; got the folder {str(args.out)!r}")
+    if not args.out.parent.is_dir():
+        raise ValueError(f"--out must be in an existing folder; got {str(args.out)!r}")
+    result = evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
+    write_atomic(args.out, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    print(f"wrote {args.out}")
+    for key, value in result["claimed_metrics"].items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from leaderboards.submission import submit
+
+    done = submit(args.result, args.board_dir)
+    for line in done.disagreements:
+        print(f"warning: {line}", file=sys.stderr)
+    print(f"stored {done.path}")
+    for key, value in done.metrics.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from leaderboards.board import boarded_envs, table
+    from leaderboards.render import markdown_table, write_html
+
+    if args.env is not None:
+        _check_env(args.env)
+    env_ids = [args.env] if args.env is not None else boarded_envs(args.board_dir)
+    if not env_ids:
+        print("no entries yet: submit one with `morl-bench submit RESULT.json`")
+    for env_id in env_ids:
+        rows = table(env_id, args.board_dir)
+        print(f"## {env_id}\n")
+        print(markdown_table(rows) if rows else "no entries yet\n")
+    if args.html is not None:
+        for path in write_html(args.html, args.board_dir, env_ids):
+            print(f"wrote {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from leaderboards.board import env_families, report
+    from leaderboards.render import markdown_report
+
+    families = [args.family] if args.family is not None else sorted(env_families())
+    for family in families:
+        print(markdown_report(report(family, args.board_dir)))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the leaderboard sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a
+    user error."""
+    handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report}
+    if args.command not in handlers:
+        raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
+    try:
+        return handlers[args.command](args)
+    except (ValueError, TypeError, OSError) as exc:  # SubmissionError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m leaderboards.commands``) until ``morl-bench`` wires the commands."""
+    parser = argparse.ArgumentParser(prog="morl-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

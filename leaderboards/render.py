@@ -1,0 +1,180 @@
+"""Rendering the boards: markdown tables (for the README) and one static HTML page per environment.
+
+The pages need no server and load nothing from outside: the ranked table plus the fronts drawn as inline SVG (2
+objectives: one scatter; 3 or more: every pairwise projection), one colour per entry, each point one preference
+(the per-preference mean reward vector averaged over seeds), the entry's non-dominated points joined by a line.
+There is no JavaScript. Every text taken from an entry is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+
+from leaderboards.board import COLUMNS, Report, Row, boarded_envs, table
+from leaderboards.pareto import pareto_mask
+from leaderboards.submission import env_slug, write_atomic
+
+__all__ = ["format_cell", "markdown_table", "markdown_report", "scatter_svg", "html_page", "index_page",
+           "write_html"]
+
+#: Tableau 10, the matplotlib default cycle
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf")
+_SIZE, _MARGIN = 320, 48
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td.text,th.text{text-align:left}thead{background:#f3f3f3}figure{display:inline-block;margin:1em}
+.swatch{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
+ul.legend{list-style:none;padding:0}"""
+
+
+def format_cell(attr: str, value: object) -> str:
+    """A cell's text: 4 decimals for indicators, "n/a" for unreported costs, "1.00x" for the inference cost."""
+    if value is None:
+        return "n/a"
+    if attr in ("rank", "agent", "family"):
+        return str(value)
+    if attr == "cardinality":
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if attr == "env_samples":
+        return f"{value:,}"
+    if attr == "train_seconds":
+        return f"{value:.1f}"
+    if attr == "inference_cost":
+        return f"{value:.2f}x"
+    return f"{value:.4f}"
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    """The ranked board as a GitHub markdown table (one line per entry)."""
+    lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |",
+             "|" + "|".join(":---" if a in ("agent", "family") else "---:" for _, a in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(format_cell(a, getattr(row, a)) for _, a in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_report(report: Report) -> str:
+    """The relationship report: per agent, each board column once per variant (competing, correlated)."""
+    relationships = list(report.variants)
+    headers = ["agent", "family"] + [f"{h} ({r})" for h, a in COLUMNS[3:] for r in relationships]
+    lines = [f"{report.family}: " + ", ".join(f"{r} = {e}" for r, e in report.variants.items()), "",
+             "| " + " | ".join(headers) + " |", "|:---|:---|" + "---:|" * (len(headers) - 2)]
+    for row in report.rows:
+        cells = [row.agent, row.family]
+        for _, attr in COLUMNS[3:]:
+            for r in relationships:
+                cell = row.cells[r]
+                cells.append("—" if cell is None else format_cell(attr, getattr(cell, attr)))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _axis_range(values: np.ndarray) -> tuple[float, float]:
+    """The plotted range of rewards in [0, 1]: the data's range padded by 5% (at least 0.02), kept inside [0, 1]."""
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.05 * (hi - lo), 0.02)
+    return max(0.0, lo - pad), min(1.0, hi + pad)
+
+
+def scatter_svg(rows: Sequence[Row], i: int, j: int) -> str:
+    """An inline SVG scatter of every entry's points on objectives ``i`` (x) and ``j`` (y)."""
+    names = rows[0].objectives
+    points = np.concatenate([np.asarray(r.front, dtype=np.float64) for r in rows])
+    (x0, x1), (y0, y1) = _axis_range(points[:, i]), _axis_range(points[:, j])
+    span = _SIZE - 2 * _MARGIN
+
+    def sx(v: float) -> float:
+        return _MARGIN + (v - x0) / (x1 - x0) * span
+
+    def sy(v: float) -> float:
+        return _SIZE - _MARGIN - (v - y0) / (y1 - y0) * span
+
+    label = f"{names[j]} against {names[i]}"
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_SIZE}" height="{_SIZE}" viewBox="0 0 {_SIZE} {_SIZE}" '
+           f'role="img" aria-label="{html.escape(label)}">',
+           f'<rect x="{_MARGIN}" y="{_MARGIN}" width="{span}" height="{span}" fill="none" stroke="#999"/>']
+    for t in np.linspace(0, 1, 5):
+        vx, vy = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        out.append(f'<text x="{sx(vx):.1f}" y="{_SIZE - _MARGIN + 14}" font-size="10" '
+                   f'text-anchor="middle">{vx:.2f}</text>')
+        out.append(f'<text x="{_MARGIN - 4}" y="{sy(vy) + 3:.1f}" font-size="10" text-anchor="end">{vy:.2f}</text>')
+    out.append(f'<text x="{_SIZE / 2}" y="{_SIZE - 8}" font-size="12" text-anchor="middle">'
+               f'{html.escape(names[i])}</text>')
+    out.append(f'<text x="12" y="{_SIZE / 2}" font-size="12" text-anchor="middle" '
+               f'transform="rotate(-90 12 {_SIZE / 2})">{html.escape(names[j])}</text>')
+    for k, row in enumerate(rows):
+        colour, front = PALETTE[k % len(PALETTE)], np.asarray(row.front, dtype=np.float64)[:, [i, j]]
+        nd = np.unique(front[pareto_mask(front)], axis=0)  # sorted by x
+        if len(nd) > 1:
+            path = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in nd)
+            out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        for a, b in front:
+            tip = html.escape(f"{row.agent}: {names[i]}={a:.4f}, {names[j]}={b:.4f}")
+            out.append(f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="3.5" fill="{colour}" fill-opacity="0.8">'
+                       f"<title>{tip}</title></circle>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _html_table(rows: Sequence[Row]) -> str:
+    text = {"agent", "family"}
+    head = "".join(f'<th class="text">{html.escape(h)}</th>' if a in text else f"<th>{html.escape(h)}</th>"
+                   for h, a in COLUMNS)
+    body = []
+    for row in rows:
+        cells = "".join(f'<td class="text">{html.escape(format_cell(a, getattr(row, a)))}</td>' if a in text
+                        else f"<td>{html.escape(format_cell(a, getattr(row, a)))}</td>" for _, a in COLUMNS)
+        body.append(f'<tr data-agent="{html.escape(row.agent)}" data-entry="{row.entry}">{cells}</tr>')
+    return f'<table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def html_page(env_id: str, rows: Sequence[Row]) -> str:
+    """A self-contained page: the ranked table and the fronts of ``env_id``'s entries."""
+    title = html.escape(f"{env_id} leaderboard")
+    parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>',
+             f"<style>{_STYLE}</style></head><body>", f"<h1>{title}</h1>"]
+    if not rows:
+        parts.append("<p>No entries yet: submit one with <code>morl-bench submit RESULT.json</code>.</p>")
+        return "\n".join(parts + ["</body></html>"]) + "\n"
+    names = rows[0].objectives
+    parts.append(f"<p>Objectives: {html.escape(', '.join(names))}. Ranked by hypervolume (mean over seeds) of each "
+                 f"entry's per-preference mean reward vectors; {len(rows)} entries.</p>")
+    parts.append(_html_table(rows))
+    parts.append("<h2>Fronts</h2>")
+    legend = "".join(f'<li><span class="swatch" style="background:{PALETTE[k % len(PALETTE)]}"></span>'
+                     f"{html.escape(r.agent)} ({r.entry})</li>" for k, r in enumerate(rows))
+    for i, j in combinations(range(len(names)), 2):
+        caption = html.escape(f"{names[j]} against {names[i]}: one point per preference, mean over seeds")
+        parts.append(f"<figure>{scatter_svg(rows, i, j)}<figcaption>{caption}</figcaption></figure>")
+    parts.append(f'<ul class="legend">{legend}</ul>')
+    return "\n".join(parts + ["</body></html>"]) + "\n"
+
+
+def index_page(env_ids: Sequence[str]) -> str:
+    """A page linking every environment page."""
+    links = "".join(f'<li><a href="{env_slug(e)}.html">{html.escape(e)}</a></li>' for e in env_ids)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>morl-llm-bench leaderboards'
+            f"</title><style>{_STYLE}</style></head><body><h1>morl-llm-bench leaderboards</h1><ul>{links}</ul>"
+            "</body></html>\n")
+
+
+def write_html(out_dir: str | os.PathLike, board_dir: str | os.PathLike | None = None,
+               env_ids: Sequence[str] | None = None) -> list[Path]:
+    """Write ``<out_dir>/<env-slug>.html`` for each of ``env_ids`` (default: every environment with entries) and
+    ``index.html``, each atomically; return the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env_ids = list(env_ids) if env_ids is not None else boarded_envs(board_dir)
+    written = []
+    for env_id in env_ids:
+        path = out / f"{env_slug(env_id)}.html"
+        write_atomic(path, html_page(env_id, table(env_id, board_dir)))
+        written.append(path)
+    write_atomic(out / "index.html", index_page(env_ids))
+    return written + [out / "index.html"]

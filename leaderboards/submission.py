@@ -1,0 +1,386 @@
+"""Verified leaderboard submissions: the result schema (version 1), its validation, metric recomputation, storage.
+
+A result (written by :func:`leaderboards.protocol.evaluate`) holds, per seed and per preference of the environment's
+preference set, the mean reward vector over the environment's test split, plus costs and fingerprints. ``submit``
+re-instantiates the installed environment and checks the result against it (dimensions, ``reward_space`` bounds,
+data / reward-model / eval-spec fingerprints), recomputes every metric itself (claimed values are only compared,
+never trusted), and stores the entry atomically under ``<board>/<env-slug>/<agent>-<sha256[:12]>.json``.
+
+Metrics (per seed on the per-preference mean vectors, then mean over seeds): hypervolume against the spec's
+reference point (Zitzler & Thiele, 1999) with its std over seeds as the stability figure, EUM over the preference
+set (Zintgraf et al., 2015), cardinality, balance (the worst objective's mean over the Pareto front) and
+controllability (Spearman rank correlation between w_i and r_i over the preference set, averaged over objectives),
+the challenges listed by Kong et al. (2025, arXiv 2509.21613); see REFERENCE.md section 5.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from leaderboards.indicators import cardinality, expected_utility, hypervolume
+from leaderboards.pareto import pareto_front
+
+__all__ = ["SCHEMA_VERSION", "FAMILIES", "METRIC_KEYS", "SubmissionError", "Submission", "read_result", "validate",
+           "compute_metrics", "compare_claims", "content_hash", "env_slug", "default_board_dir", "submit"]
+
+SCHEMA_VERSION = 1
+FAMILIES = ("single-policy", "multi-policy", "meta-policy")
+MAX_BYTES = 1_000_000
+MAX_SEEDS = 100
+MAX_PREFERENCES = 1000
+MAX_TEXT = 200
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CLAIM_TOLERANCE = 1e-6
+#: recomputed metrics, in board column order
+METRIC_KEYS = ("hv_mean", "hv_std", "eum", "cardinality", "balance", "controllability", "env_samples",
+               "train_seconds", "inference_cost")
+_TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
+             "evaluation", "seeds", "preferences", "rewards", "costs")
+_COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
+    "env_samples": ("int", True), "tokens_generated": ("int", True), "train_seconds": ("float", True),
+    "train_device": ("str", True), "train_peak_memory_bytes": ("int", True), "eval_device": ("str", False),
+    "eval_peak_memory_bytes": ("int", False), "eval_seconds": ("float", False),
+    "eval_seconds_per_reply": ("float", False), "baseline_seconds_per_reply": ("float", False)}
+
+
+class SubmissionError(ValueError):
+    """A result or submission broke a rule. ``field``, ``rule`` and ``value`` are also kept as attributes."""
+
+    def __init__(self, field: str, rule: str, value: object, hint: str = "") -> None:
+        self.field, self.rule, self.value, self.hint = field, rule, value, hint
+        shown = repr(value)
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        super().__init__(f"`{field}` {rule}; got {shown}" + (f". {hint}" if hint else ""))
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.field, self.rule, self.value, self.hint)  # picklable across processes
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What ``submit`` stored: the entry's path, content hash, recomputed metrics and claim disagreements."""
+
+    path: Path
+    sha256: str
+    metrics: dict[str, float | None]
+    disagreements: list[str] = field(default_factory=list)
+
+
+def _fail(cond: bool, name: str, rule: str, value: object, hint: str = "") -> None:
+    if not cond:
+        raise SubmissionError(name, rule, value, hint)
+
+
+def _keys(value: object, name: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    from reward_models.base import did_you_mean
+
+    _fail(isinstance(value, dict), name, "must be a JSON object", type(value).__name__)
+    def path(key: object) -> str:
+        return str(key) if name == "result" else f"{name}.{key}"
+
+    for key in value:
+        hint = did_you_mean(str(key), required + optional).strip()
+        _fail(key in required or key in optional, path(key), f"is not a field of schema version {SCHEMA_VERSION}",
+              key, hint)
+    missing = [k for k in required if k not in value]
+    _fail(not missing, path(missing[0]) if missing else name, "is required", "nothing (missing)")
+    return value
+
+
+def _int(value: object, name: str, lo: int, hi: int) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    _fail(ok and lo <= value <= hi, name, f"must be an integer in [{lo}, {hi}]", value)
+    return value
+
+
+def _number(value: object, name: str, lo: float = -math.inf, hi: float = math.inf, space: str = "") -> float:
+    _fail(isinstance(value, (int, float)) and not isinstance(value, bool), name, "must be a number", value)
+    _fail(math.isfinite(value), name, "must be finite", value)
+    _fail(lo <= value <= hi, name, f"must lie in {space}[{lo:g}, {hi:g}]", value)
+    return float(value)
+
+
+def _text(value: object, name: str, max_len: int = MAX_TEXT) -> str:
+    _fail(isinstance(value, str) and 1 <= len(value) <= max_len and value.isprintable(), name,
+          f"must be a printable string of 1 to {max_len} characters", value)
+    return value
+
+
+def _list(value: object, name: str, lo: int, hi: int, what: str) -> list:
+    _fail(isinstance(value, list), name, "must be a JSON array", type(value).__name__)
+    _fail(lo <= len(value) <= hi, name, f"must have {lo if lo == hi else f'{lo} to {hi}'} {what}", len(value))
+    return value
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    seen = [k for k, _ in pairs]
+    dup = next((k for k in seen if seen.count(k) > 1), None)
+    _fail(dup is None, str(dup), "appears more than once in a JSON object (ambiguous)", dup)
+    return dict(pairs)
+
+
+def read_result(path: str | os.PathLike) -> dict:
+    """The result JSON at ``path``: at most 1 MB, UTF-8, one object, no duplicate keys (NaN parses, then fails
+    :func:`validate` with its field's name)."""
+    path = Path(path)
+    _fail(path.is_file(), "path", "must be an existing result file", str(path))
+    size = path.stat().st_size
+    _fail(size <= MAX_BYTES, "path", f"must be a file of at most {MAX_BYTES} bytes", f"{size} bytes ({path})")
+    try:
+        result = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except UnicodeDecodeError as exc:
+        raise SubmissionError("path", "must be UTF-8 text", f"{path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SubmissionError("path", "must hold valid JSON", f"{path}: {exc}") from None
+    _fail(isinstance(result, dict), "result", "must be a JSON object", type(result).__name__)
+    return result
+
+
+def _installed_env(env_id: object) -> Any:
+    """A fresh instance of the installed environment ``env_id`` (a registered id)."""
+    import gymnasium as gym
+
+    import morl_envs
+    from reward_models.base import did_you_mean
+
+    _fail(isinstance(env_id, str) and env_id in morl_envs.ENV_IDS, "env_id",
+          f"must be a registered environment id {sorted(morl_envs.ENV_IDS)}", env_id,
+          did_you_mean(str(env_id), list(morl_envs.ENV_IDS)).strip())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice: its fingerprint says so
+        return gym.make(env_id).unwrapped
+
+
+def _check_fingerprints(value: object, spec: Any) -> None:
+    fps = _keys(value, "fingerprints", ("data", "reward_models", "eval_spec"))
+    rule = "must match the installed environment's {} fingerprint {}"
+    _fail(fps["data"] == spec.data_fingerprint, "fingerprints.data", rule.format("data", spec.data_fingerprint),
+          fps["data"])
+    models = _keys(fps["reward_models"], "fingerprints.reward_models", tuple(spec.reward_model_fingerprints))
+    for name, expected in spec.reward_model_fingerprints.items():
+        _fail(models[name] == expected, f"fingerprints.reward_models.{name}",
+              rule.format(f"{name!r} reward model", expected), models[name])
+    _fail(fps["eval_spec"] == spec.fingerprint, "fingerprints.eval_spec", rule.format("eval spec", spec.fingerprint),
+          fps["eval_spec"])
+
+
+def _check_matrix(value: object, name: str, rows: int, cols: int, lo: float, hi: float, space: str = "") -> None:
+    """A (rows, cols) list of lists of finite numbers in [lo, hi]; the size bound is checked before anything else."""
+    _list(value, name, 1, MAX_PREFERENCES, "rows")
+    _fail(len(value) == rows, name, f"must have {rows} rows, one per preference of the eval spec", len(value))
+    for i, row in enumerate(value):
+        _list(row, f"{name}[{i}]", cols, cols, "entries, one per objective")
+        for j, x in enumerate(row):
+            _number(x, f"{name}[{i}][{j}]", lo, hi, space)
+
+
+def _check_costs(value: object) -> None:
+    costs = _keys(value, "costs", tuple(_COST_KEYS))
+    for key, (kind, nullable) in _COST_KEYS.items():
+        name, x = f"costs.{key}", costs[key]
+        if x is None:
+            _fail(nullable, name, "must be reported (null is allowed for training costs only)", x)
+        elif kind == "int":
+            _int(x, name, 0, 2**63 - 1)
+        elif kind == "float":
+            _number(x, name, 0.0)
+        else:
+            _text(x, name)
+    for key in ("eval_seconds_per_reply", "baseline_seconds_per_reply"):
+        _fail(costs[key] > 0, f"costs.{key}", "must be > 0 (a measured time)", costs[key])
+
+
+def _check_header(result: dict) -> list[int]:
+    """Schema version, agent, code version and seeds (the parts that need no environment); returns the seeds."""
+    _fail(result["schema_version"] == SCHEMA_VERSION and type(result["schema_version"]) is int, "schema_version",
+          f"must be {SCHEMA_VERSION} (the only schema this version reads)", result["schema_version"])
+    agent = _keys(result["agent"], "agent", ("name", "family"))
+    _fail(isinstance(agent["name"], str) and NAME_RE.fullmatch(agent["name"]) is not None, "agent.name",
+          "must be 1 to 64 characters from [A-Za-z0-9._-], starting with a letter or digit", agent["name"])
+    _fail(agent["family"] in FAMILIES, "agent.family", f"must be one of {FAMILIES}", agent["family"])
+    _text(result["code_version"], "code_version")
+    seeds = _list(result["seeds"], "seeds", 1, MAX_SEEDS, "seeds")
+    for i, seed in enumerate(seeds):
+        _int(seed, f"seeds[{i}]", 0, 2**32 - 1)
+    _fail(len(set(seeds)) == len(seeds), "seeds", "must not repeat a seed", seeds)
+    return seeds
+
+
+def _check_evaluation(value: object, env: Any) -> None:
+    evaluation = _keys(value, "evaluation", ("split", "n_prompts", "preference_independent"))
+    split = env.eval_spec.test_split
+    _fail(evaluation["split"] == split, "evaluation.split", f"must be {split!r}", evaluation["split"])
+    n_test = len(env.prompt_set.split(split))
+    _fail(evaluation["n_prompts"] == n_test and type(evaluation["n_prompts"]) is int, "evaluation.n_prompts",
+          f"must be the whole test split ({n_test} prompts)", evaluation["n_prompts"],
+          "Re-run the evaluation without --max-prompts / max_prompts")
+    _fail(isinstance(evaluation["preference_independent"], bool), "evaluation.preference_independent",
+          "must be true or false", evaluation["preference_independent"])
+
+
+def validate(result: object) -> Any:
+    """Check ``result`` against schema version 1 and the installed environment; return its ``EvalSpec``.
+
+    Raises :class:`SubmissionError` (a ``ValueError``) naming the field, the rule and the value on the first
+    failure. Sizes are bounded (<= 100 seeds, <= 1000 preferences) before anything is iterated; the environment is
+    instantiated afresh, and the result must match its objectives, reference point, fingerprints, preference set,
+    test split size and ``reward_space`` bounds.
+    """
+    result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
+    seeds = _check_header(result)
+    env = _installed_env(result["env_id"])
+    spec, d = env.eval_spec, env.reward_dim
+    _fail(result["objectives"] == list(spec.objectives), "objectives",
+          f"must be the installed environment's objectives {list(spec.objectives)}", result["objectives"])
+    _fail(result["reference_point"] == list(spec.reference_point), "reference_point",
+          f"must be the eval spec's reference point {list(spec.reference_point)}", result["reference_point"])
+    _check_fingerprints(result["fingerprints"], spec)
+    m = len(spec.preferences)
+    _check_matrix(result["preferences"], "preferences", m, d, 0.0, 1.0)
+    _fail(np.allclose(result["preferences"], spec.preferences, rtol=0, atol=1e-9), "preferences",
+          f"must be the eval spec's preference set ({m} weights)", result["preferences"])
+    _check_evaluation(result["evaluation"], env)
+    low, high = float(env.reward_space.low.min()), float(env.reward_space.high.max())
+    rewards = _list(result["rewards"], "rewards", len(seeds), len(seeds), "blocks, one per seed")
+    for s, block in enumerate(rewards):
+        _check_matrix(block, f"rewards[{s}]", m, d, low, high, "reward_space ")
+    _check_costs(result["costs"])
+    claims = _keys(result.get("claimed_metrics", {}), "claimed_metrics", (), METRIC_KEYS)
+    for key, x in claims.items():
+        if x is not None:
+            _number(x, f"claimed_metrics.{key}")
+    return spec
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties); 0.0 when either input is constant (undefined)."""
+    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
+    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
+    return float(rx @ ry) / denom if denom > 1e-12 else 0.0
+
+
+def compute_metrics(result: dict) -> dict[str, float | None]:
+    """Every board metric of a validated result, recomputed from its reward vectors (see the module docstring).
+
+    Per seed s, on the (m, d) per-preference mean vectors R_s: HV(front(R_s), reference point), EUM(R_s, W),
+    cardinality(front(R_s)), balance = min_i mean_{p in front(R_s)} p_i, controllability = mean_i
+    spearman(W[:, i], R_s[:, i]). Reported: mean over seeds, plus the population std (ddof=0) of HV.
+    """
+    rewards = np.asarray(result["rewards"], dtype=np.float64)  # (S, m, d)
+    weights = np.asarray(result["preferences"], dtype=np.float64)  # (m, d)
+    ref = np.asarray(result["reference_point"], dtype=np.float64)  # (d,)
+    hv, eum, card, balance, control = [], [], [], [], []
+    for block in rewards:  # (m, d)
+        front = pareto_front(block)
+        hv.append(hypervolume(front, ref))
+        eum.append(expected_utility(block, weights))
+        card.append(cardinality(front))
+        balance.append(float(front.mean(axis=0).min()))
+        control.append(float(np.mean([_spearman(weights[:, i], block[:, i]) for i in range(block.shape[1])])))
+    costs = result["costs"]
+    return {"hv_mean": float(np.mean(hv)), "hv_std": float(np.std(hv)), "eum": float(np.mean(eum)),
+            "cardinality": float(np.mean(card)), "balance": float(np.mean(balance)),
+            "controllability": float(np.mean(control)), "env_samples": costs["env_samples"],
+            "train_seconds": costs["train_seconds"],
+            "inference_cost": costs["eval_seconds_per_reply"] / costs["baseline_seconds_per_reply"]}
+
+
+def compare_claims(claimed: dict, metrics: dict) -> list[str]:
+    """One line per claimed metric that differs from the recomputed value by more than 1e-6 (relative to
+    max(1, |value|)); claims are reported, never used."""
+    lines = []
+    for key, value in claimed.items():
+        actual = metrics[key]
+        same = (value is None and actual is None) or (
+            value is not None and actual is not None
+            and abs(value - actual) <= CLAIM_TOLERANCE * max(1.0, abs(actual)))
+        if not same:
+            lines.append(f"claimed {key}={value!r} disagrees with the recomputed {actual!r}; the recomputed value "
+                         f"is stored")
+    return lines
+
+
+def content_hash(result: dict) -> str:
+    """sha256 of the canonical JSON of ``result`` (sorted keys, no whitespace): equal hashes mean duplicates."""
+    canonical = json.dumps(result, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def env_slug(env_id: str) -> str:
+    """The folder name of an environment's entries: ``morl/Counsel-v0`` -> ``morl-Counsel-v0``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", env_id)
+
+
+def default_board_dir() -> Path:
+    """``leaderboards/entries`` next to this module."""
+    return Path(__file__).resolve().parent / "entries"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``: readers see the
+    old file or the new one, never a partial one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600; entries and pages are meant to be read by everyone
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
+    """Store ``entry`` under the board's lock file (``filelock``: an OS lock, released even if the process dies),
+    refusing an exact duplicate; a failure removes the environment folder when this call created it."""
+    from filelock import FileLock
+
+    folder = board / env_slug(result["env_id"])
+    target = folder / f"{result['agent']['name']}-{digest[:12]}.json"
+    _fail(target.resolve().parent == folder.resolve(), "agent.name", "must not leave the board folder",
+          result["agent"]["name"])
+    board.mkdir(parents=True, exist_ok=True)
+    with FileLock(board / ".submit.lock", timeout=60):
+        created = not folder.exists()
+        try:
+            folder.mkdir(exist_ok=True)
+            for other in folder.glob(f"*-{digest[:12]}.json"):
+                stored = json.loads(other.read_text(encoding="utf-8"))
+                _fail(stored.get("sha256") != digest, "result",
+                      "must differ from every stored entry (exact duplicate refused)", str(other))
+            write_atomic(target, json.dumps(entry, indent=1, sort_keys=True, allow_nan=False) + "\n")
+        except BaseException:
+            if created:
+                folder.rmdir()
+            raise
+    return target
+
+
+def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) -> Submission:
+    """Validate the result at ``path``, recompute its metrics, and store it on the board (``board_dir``, default
+    ``leaderboards/entries``). Any failure raises :class:`SubmissionError` and leaves the board unchanged."""
+    result = read_result(path)
+    validate(result)
+    metrics = compute_metrics(result)
+    disagreements = compare_claims(result.get("claimed_metrics", {}), metrics)
+    digest = content_hash(result)
+    entry = {"entry_version": 1, "sha256": digest, "metrics": metrics, "claim_disagreements": disagreements,
+             "submitted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "result": result}
+    board = Path(board_dir) if board_dir is not None else default_board_dir()
+    stored = _store(board, result, entry, digest)
+    return Submission(stored, digest, metrics, disagreements)

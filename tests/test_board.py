@@ -1,0 +1,105 @@
+"""Boards: ranking by hypervolume, the relationship report, and the leaderboard / report / evaluate commands."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+
+import morl_envs
+from leaderboards.board import COLUMNS, boarded_envs, env_families, load_entries, report, table
+from leaderboards.commands import main as bench
+from leaderboards.submission import submit
+from tests.test_submission import synthetic_result, write
+
+VARIANTS = {r: i for i, r in morl_envs.RELATIONSHIP_VARIANTS.items()}
+COMPETING, CORRELATED = VARIANTS["competing"], VARIANTS["correlated"]
+FAMILY = COMPETING.split("-")[0]
+
+
+def flat(value: float, m: int = 11) -> list[list[float]]:
+    """One seed block with the same point (value, value) for all m preferences: HV = value ** 2."""
+    return [[value, value]] * m
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A board with three entries on the competing variant and two on the correlated one."""
+    folder, work = tmp_path_factory.mktemp("board"), tmp_path_factory.mktemp("results")
+    competing, correlated = gym.make(COMPETING).unwrapped, gym.make(CORRELATED).unwrapped
+    specs = [(competing, "low", "single-policy", [flat(0.3)]), (competing, "high", "meta-policy", [flat(0.8)]),
+             (competing, "mid", "multi-policy", [flat(0.5), flat(0.7)]),
+             (correlated, "high", "meta-policy", [flat(0.6)]), (correlated, "mid", "multi-policy", [flat(0.9)])]
+    for k, (env, name, family, rewards) in enumerate(specs):
+        result = synthetic_result(env, rewards=rewards, name=name, family=family)
+        submit(write(work / f"{k}.json", result), folder)
+    return folder
+
+
+def test_rows_are_ranked_by_hypervolume(board):
+    rows = table(COMPETING, board)
+    assert [(r.rank, r.agent, r.family) for r in rows] == [(1, "high", "meta-policy"), (2, "mid", "multi-policy"),
+                                                           (3, "low", "single-policy")]
+    high, mid = rows[0], rows[1]
+    assert high.hv_mean == pytest.approx(0.64) and high.hv_std == 0.0
+    assert mid.hv_mean == pytest.approx((0.25 + 0.49) / 2) and mid.hv_std == pytest.approx(0.12)
+    assert mid.front[0] == pytest.approx((0.6, 0.6))  # mean over the two seeds
+    assert (high.env_samples, high.train_seconds, high.inference_cost) == (1000, 12.5, pytest.approx(2.0))
+    assert high.objectives == gym.make(COMPETING).unwrapped.objectives and len(high.entry) == 12
+    assert [h for h, _ in COLUMNS] == ["rank", "agent", "family", "HV mean", "HV std (stability)", "EUM",
+                                       "cardinality", "balance", "controllability", "env samples", "train s",
+                                       "inference cost (x untrained)"]
+
+
+def test_equal_hypervolumes_share_a_rank(tmp_path):
+    env = gym.make(COMPETING).unwrapped
+    for name in ("b-agent", "a-agent"):
+        submit(write(tmp_path / f"{name}.json", synthetic_result(env, rewards=[flat(0.5)], name=name)),
+               tmp_path / "board")
+    assert [(r.rank, r.agent) for r in table(COMPETING, tmp_path / "board")] == [(1, "a-agent"), (1, "b-agent")]
+
+
+def test_entries_and_boarded_envs(board, tmp_path):
+    assert boarded_envs(board) == sorted([COMPETING, CORRELATED])
+    assert load_entries("morl/Counsel-v0", board) == [] and table(COMPETING, tmp_path / "empty") == []
+
+
+def test_report_puts_the_variants_side_by_side(board):
+    assert env_families() == {FAMILY: {"competing": COMPETING, "correlated": CORRELATED}}
+    rep = report(FAMILY, board)
+    assert rep.variants == {"competing": COMPETING, "correlated": CORRELATED}
+    assert [(r.agent, r.family) for r in rep.rows] == [("low", "single-policy"), ("mid", "multi-policy"),
+                                                        ("high", "meta-policy")]
+    low, mid, high = rep.rows
+    assert low.cells["correlated"] is None and low.cells["competing"].hv_mean == pytest.approx(0.09)
+    assert mid.cells["correlated"].hv_mean == pytest.approx(0.81) and mid.cells["correlated"].rank == 1
+    assert high.cells["correlated"].rank == 2
+    with pytest.raises(ValueError, match=f"`env_family` must be one of \\['{FAMILY}'\\].*Did you mean"):
+        report(FAMILY[:-1], board)
+
+
+def test_leaderboard_and_report_commands(board, tmp_path, capsys):
+    assert bench(["leaderboard", "--env", COMPETING, "--board-dir", str(board)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("| 1 | high |") < out.index("| 2 | mid |") < out.index("| 3 | low |")
+    assert bench(["leaderboard", "--board-dir", str(board), "--html", str(tmp_path / "site")]) == 0
+    out = capsys.readouterr().out
+    assert f"## {CORRELATED}" in out and sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(
+        ["index.html", COMPETING.replace("/", "-") + ".html", CORRELATED.replace("/", "-") + ".html"])
+    assert bench(["report", "--board-dir", str(board)]) == 0
+    out = capsys.readouterr().out
+    assert "HV mean (competing) | HV mean (correlated)" in out and "| mid | multi-policy | 0.3700 | 0.8100 |" in out
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["leaderboard", "--env", "morl/Counsel-v9"], "error: --env must be a registered id"),
+    (["report", "--family", "morl/PAIR"], f"error: `env_family` must be one of ['{FAMILY}']"),
+    (["evaluate", "--agent", "default", "--env", "morl/Counsl-v0", "--out", "OUT"],
+     "Did you mean 'morl/Counsel-v0'?"),
+    (["evaluate", "--agent", "default", "--env", "morl/Counsel-v0", "--out", "missing/OUT"],
+     "error: --out must be in an existing folder"),
+])
+def test_command_errors_exit_2_and_write_nothing(tmp_path, capsys, argv, fragment, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert bench(argv + ["--board-dir", str(tmp_path / "b")] if argv[0] != "evaluate" else argv) == 2
+    assert fragment in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

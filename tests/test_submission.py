@@ -1,0 +1,258 @@
+"""Submissions: schema validation with exact messages, metric recomputation by hand, storage, duplicates, races."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+
+import morl_envs
+from leaderboards.commands import main as bench
+from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
+
+REPO = Path(__file__).resolve().parents[1]
+# The competing two-objective variant, whatever the registry currently names it.
+ENV = next(i for i, r in sorted(morl_envs.RELATIONSHIP_VARIANTS.items()) if r == "competing")
+SLUG = ENV.replace("/", "-")
+# Hand-made 2-objective result (11 preferences w = (a, 1 - a), a = 0, 0.1, ..., 1). Seed 0 reaches three points:
+# (0.2, 0.9) at a = 0, (0.9, 0.2) at a = 1 and (0.5, 0.5) elsewhere; seed 1 gives (0.5, 0.5) everywhere.
+SEED0 = [[0.2, 0.9]] + [[0.5, 0.5]] * 9 + [[0.9, 0.2]]
+SEED1 = [[0.5, 0.5]] * 11
+
+
+@pytest.fixture(scope="module")
+def env():
+    """The installed environment (reward models load once per process)."""
+    return gym.make(ENV).unwrapped
+
+
+def synthetic_result(env, rewards=(SEED0, SEED1), name="hand", family="multi-policy", seeds=None) -> dict:
+    """A schema-1 result for ``env`` with the given per-seed per-preference mean reward vectors."""
+    spec = env.eval_spec
+    return {
+        "schema_version": 1, "env_id": spec.env_id, "objectives": list(spec.objectives),
+        "reference_point": list(spec.reference_point),
+        "fingerprints": {"data": spec.data_fingerprint, "reward_models": dict(spec.reward_model_fingerprints),
+                         "eval_spec": spec.fingerprint},
+        "agent": {"name": name, "family": family}, "code_version": "test",
+        "evaluation": {"split": "test", "n_prompts": len(env.prompt_set.split("test")),
+                       "preference_independent": False},
+        "seeds": list(seeds if seeds is not None else range(len(rewards))),
+        "preferences": [list(w) for w in spec.preferences], "rewards": [list(map(list, b)) for b in rewards],
+        "costs": {"env_samples": 1000, "tokens_generated": 48000, "train_seconds": 12.5, "train_device": "cpu",
+                  "train_peak_memory_bytes": 10**9, "eval_device": "cpu", "eval_peak_memory_bytes": 10**9,
+                  "eval_seconds": 3.0, "eval_seconds_per_reply": 0.02, "baseline_seconds_per_reply": 0.01}}
+
+
+def write(path: Path, result: dict) -> Path:
+    path.write_text(json.dumps(result))
+    return path
+
+
+def snapshot(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def _set(path: str, value):
+    def mutate(result):
+        *parents, last = path.split(".")
+        target = result
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        target[int(last) if last.isdigit() else last] = value
+    return mutate
+
+
+CASES = {
+    "wrong objective count": (_set("rewards.0.0", [0.5]),
+                              "`rewards[0][0]` must have 2 entries, one per objective; got 1"),
+    "wrong preference count": (lambda r: r["rewards"].__setitem__(0, r["rewards"][0][:5]),
+                               "`rewards[0]` must have 11 rows, one per preference of the eval spec; got 5"),
+    "missing seed block": (lambda r: r["rewards"].pop(), "`rewards` must have 2 blocks, one per seed; got 1"),
+    "nan": (_set("rewards.0.2.1", math.nan), "`rewards[0][2][1]` must be finite; got nan"),
+    "inf": (_set("rewards.1.4.0", math.inf), "`rewards[1][4][0]` must be finite; got inf"),
+    "above range": (_set("rewards.1.3.0", 1.5), "`rewards[1][3][0]` must lie in reward_space [0, 1]; got 1.5"),
+    "below range": (_set("rewards.0.0.1", -0.1), "`rewards[0][0][1]` must lie in reward_space [0, 1]; got -0.1"),
+    "string reward": (_set("rewards.0.0.0", "0.5"), "`rewards[0][0][0]` must be a number; got '0.5'"),
+    "data fingerprint": (_set("fingerprints.data", "0" * 64),
+                         "`fingerprints.data` must match the installed environment's data fingerprint {data}"),
+    "model fingerprint": (lambda r: r["fingerprints"]["reward_models"].__setitem__(r["objectives"][1], "f" * 64),
+                          "`fingerprints.reward_models.{obj1}` must match the installed environment's '{obj1}' "
+                          "reward model fingerprint"),
+    "spec fingerprint": (_set("fingerprints.eval_spec", "x"),
+                         "`fingerprints.eval_spec` must match the installed environment's eval spec fingerprint"),
+    "objectives": (lambda r: r["objectives"].reverse(),
+                   "`objectives` must be the installed environment's objectives ['{obj0}', '{obj1}']"),
+    "too many seeds": (_set("seeds", list(range(101))), "`seeds` must have 1 to 100 seeds; got 101"),
+    "repeated seed": (_set("seeds", [3, 3]), "`seeds` must not repeat a seed; got [3, 3]"),
+    "bool seed": (_set("seeds", [True, 2]), "`seeds[0]` must be an integer in [0, 4294967295]; got True"),
+    "too many preferences": (_set("preferences", [[0.5, 0.5]] * 1001),
+                             "`preferences` must have 1 to 1000 rows; got 1001"),
+    "other preferences": (_set("preferences.3", [0.25, 0.75]),
+                          "`preferences` must be the eval spec's preference set (11 weights)"),
+    "cut test split": (_set("evaluation.n_prompts", 4),
+                       "`evaluation.n_prompts` must be the whole test split (55 prompts); got 4. Re-run"),
+    "unknown env": (_set("env_id", "morl/Counsel-v1"),
+                    "`env_id` must be a registered environment id"),
+    "schema version": (_set("schema_version", 2), "`schema_version` must be 1 (the only schema this version reads)"),
+    "unknown field": (lambda r: r.__setitem__("rewardz", r.pop("rewards")),
+                      "`rewardz` is not a field of schema version 1; got 'rewardz'. Did you mean 'rewards'?"),
+    "missing field": (lambda r: r.pop("costs"), "`costs` is required; got 'nothing (missing)'"),
+    "family": (_set("agent.family", "multi"),
+               "`agent.family` must be one of ('single-policy', 'multi-policy', 'meta-policy'); got 'multi'"),
+    "negative cost": (_set("costs.train_seconds", -1.0), "`costs.train_seconds` must lie in [0, inf]; got -1.0"),
+    "unreported eval cost": (_set("costs.eval_device", None),
+                             "`costs.eval_device` must be reported (null is allowed for training costs only)"),
+    "unknown claim": (_set("claimed_metrics", {"hv": 0.3}),
+                      "`claimed_metrics.hv` is not a field of schema version 1; got 'hv'"),
+}
+NAMES = ["../x", "..", "a/b", "/etc/passwd", "..\\x", "", "x" * 65, ".hidden", "name with space", 7]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_invalid_result_is_refused_with_its_field_and_nothing_is_written(env, tmp_path, case):
+    mutate, fragment = CASES[case]
+    result = synthetic_result(env)
+    spec = env.eval_spec
+    fragment = fragment.format(data=spec.data_fingerprint, obj0=spec.objectives[0], obj1=spec.objectives[1])
+    mutate(result)
+    board = tmp_path / "board"
+    with pytest.raises(SubmissionError) as caught:
+        submit(write(tmp_path / "r.json", result), board)
+    assert fragment in str(caught.value)
+    assert not board.exists()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_that_could_escape_the_board_are_refused(env, tmp_path, name):
+    board = tmp_path / "board"
+    with pytest.raises(SubmissionError, match=r"`agent.name` must be 1 to 64 characters from \[A-Za-z0-9._-\], "
+                                              r"starting with a letter or digit; got "):
+        submit(write(tmp_path / "r.json", synthetic_result(env, name=name)), board)
+    assert snapshot(tmp_path) == ["r.json"]
+
+
+def test_malformed_files_are_refused(env, tmp_path):
+    board = tmp_path / "board"
+    text = json.dumps(synthetic_result(env))
+    cases = {"truncated": (text[:-20], "`path` must hold valid JSON; got"),
+             "not an object": ("[1, 2]", "`result` must be a JSON object; got 'list'"),
+             "duplicate key": ('{"seeds": [0], "seeds": [1]}', "`seeds` appears more than once in a JSON object"),
+             "not utf-8": (b"\xff\xfe{}", "`path` must be UTF-8 text"),
+             "nan literal": (text.replace('"rewards": [[[0.2, 0.9]', '"rewards": [[[0.2, NaN]'),
+                             "`rewards[0][0][1]` must be finite; got nan"),
+             "absurd size": (text + " " * 1_000_000, "`path` must be a file of at most 1000000 bytes; got '")}
+    for label, (content, fragment) in cases.items():
+        path = tmp_path / f"{label.replace(' ', '_')}.json"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(SubmissionError) as caught:
+            submit(path, board)
+        assert fragment in str(caught.value), label
+    with pytest.raises(SubmissionError, match="`path` must be an existing result file"):
+        read_result(tmp_path / "absent.json")
+    assert not board.exists()
+
+
+def test_metrics_are_recomputed_as_by_hand(env):
+    result = synthetic_result(env)
+    result["claimed_metrics"] = {"hv_mean": 99.0}  # ignored
+    validate(result)
+    metrics = compute_metrics(result)
+    # HV seed 0: 0.2 * 0.9 + (0.5 - 0.2) * 0.5 + (0.9 - 0.5) * 0.2 = 0.41; seed 1: 0.5 * 0.5 = 0.25.
+    assert metrics["hv_mean"] == pytest.approx(0.33, abs=1e-12)
+    assert metrics["hv_std"] == pytest.approx(0.08, abs=1e-12)
+    # EUM seed 0: max over the points of w . r for a = 0..1 is 0.9, .83, .76, .69, .62, .55, .62, ..., 0.9 (sum 8.15).
+    assert metrics["eum"] == pytest.approx((8.15 / 11 + 0.5) / 2, abs=1e-12)
+    assert metrics["cardinality"] == 2.0  # 3 and 1
+    assert metrics["balance"] == pytest.approx((1.6 / 3 + 0.5) / 2, abs=1e-12)  # min of front means; 0.5
+    # Seed 0: ranks of w_i are 1..11, of r_i 1, 6 (x9), 11: rho = 50 / sqrt(110 * 50) = sqrt(5/11) for both
+    # objectives; seed 1: r constant, rho undefined -> 0.
+    assert metrics["controllability"] == pytest.approx(math.sqrt(5 / 11) / 2, abs=1e-12)
+    assert metrics["inference_cost"] == pytest.approx(2.0)
+    assert (metrics["env_samples"], metrics["train_seconds"]) == (1000, 12.5)
+
+
+def test_claims_are_ignored_and_disagreements_reported(env, tmp_path):
+    result = synthetic_result(env)
+    result["claimed_metrics"] = {"hv_mean": 0.33 + 1e-9, "eum": 0.9, "env_samples": None}
+    done = submit(write(tmp_path / "r.json", result), tmp_path / "board")
+    assert done.metrics["eum"] == pytest.approx((8.15 / 11 + 0.5) / 2)
+    assert len(done.disagreements) == 2
+    assert done.disagreements[0].startswith("claimed eum=0.9 disagrees with the recomputed 0.6204")
+    assert done.disagreements[1].startswith("claimed env_samples=None disagrees with the recomputed 1000")
+    stored = json.loads(done.path.read_text())
+    assert stored["metrics"] == done.metrics and stored["result"] == result
+    assert stored["sha256"] == content_hash(result) and done.path.name == f"hand-{done.sha256[:12]}.json"
+    assert done.path.parent.name == SLUG
+
+
+def test_exact_duplicate_is_refused_and_changes_nothing(env, tmp_path):
+    board, path = tmp_path / "board", write(tmp_path / "r.json", synthetic_result(env))
+    first = submit(path, board)
+    before = snapshot(board)
+    with pytest.raises(SubmissionError, match=r"`result` must differ from every stored entry \(exact duplicate "
+                                              r"refused\); got '.*hand-"):
+        submit(path, board)
+    assert snapshot(board) == before and first.path.is_file()
+    other = synthetic_result(env, seeds=[5, 6])  # any change makes a new entry
+    submit(write(tmp_path / "r2.json", other), board)
+    assert len(list((board / SLUG).glob("*.json"))) == 2
+
+
+def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path):
+    board = tmp_path / "board"
+    paths = [write(tmp_path / f"r{i}.json", synthetic_result(env, name=f"agent{i}")) for i in range(6)]
+    paths += [paths[0]]  # the same result twice at once: exactly one may be stored
+    outcomes: list[object] = [None] * len(paths)
+    start = threading.Barrier(len(paths))
+
+    def worker(i: int) -> None:
+        start.wait()
+        try:
+            outcomes[i] = submit(paths[i], board)
+        except SubmissionError as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(paths))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    errors = [o for o in outcomes if isinstance(o, SubmissionError)]
+    assert len(errors) == 1 and "exact duplicate refused" in str(errors[0])
+    stored = sorted(p.name.split("-")[0] for p in (board / SLUG).glob("*.json"))
+    assert stored == [f"agent{i}" for i in range(6)]
+
+
+def test_concurrent_processes_both_stored(env, tmp_path):
+    board = tmp_path / "board"
+    paths = [write(tmp_path / f"p{i}.json", synthetic_result(env, name=f"proc{i}")) for i in range(2)]
+    code = "import sys; from leaderboards.submission import submit; submit(sys.argv[1], sys.argv[2])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(board)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in paths]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    names = sorted(p.name.split("-")[0] for p in (board / SLUG).glob("*.json"))
+    assert names == ["proc0", "proc1"]
+    assert not list(board.rglob("*.tmp"))
+
+
+def test_submit_command_exit_codes(env, tmp_path, capsys):
+    board, path = tmp_path / "board", write(tmp_path / "r.json", synthetic_result(env))
+    assert bench(["submit", str(path), "--board-dir", str(board)]) == 0
+    assert "stored " in capsys.readouterr().out
+    bad = copy.deepcopy(synthetic_result(env))
+    bad["rewards"][0][0][0] = 2.0
+    before = snapshot(board)
+    assert bench(["submit", str(write(tmp_path / "bad.json", bad)), "--board-dir", str(board)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: `rewards[0][0][0]` must lie in reward_space [0, 1]; got 2.0")
+    assert snapshot(board) == before
