@@ -121,15 +121,3 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, OSError) as exc:  # SubmissionError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point (``python -m leaderboards.commands``) until ``morl-bench`` wires the commands."""
-    parser = argparse.ArgumentParser(prog="morl-bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -93,7 +93,12 @@ class SentenceEncoder:
         return self._embed(list(first), list(second))
 
 
-@functools.lru_cache(maxsize=4)
 def shared_encoder(path: str | None = None, device: str | None = None) -> SentenceEncoder:
-    """The process-wide encoder for ``path`` (default: the shipped MiniLM) on ``device``."""
-    return SentenceEncoder(path or minilm_path(), torch.device(device) if device else default_device())
+    """The process-wide encoder for ``path`` (default: the shipped MiniLM) on ``device`` (default: GPU if any)."""
+    return _encoder(str(Path(path or minilm_path()).resolve()), str(torch.device(device) if device else
+                                                                    default_device()))
+
+
+@functools.lru_cache(maxsize=4)
+def _encoder(path: str, device: str) -> SentenceEncoder:
+    return SentenceEncoder(path, torch.device(device))
