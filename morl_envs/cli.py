@@ -57,8 +57,8 @@ def demo(env_id: str, n: int, seed: int) -> None:
     envs.close()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``morl-bench`` console script."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``morl-bench`` console script; returns the exit status (2 for a user error)."""
     parser = argparse.ArgumentParser(prog="morl-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     board_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in board_commands.COMMANDS:
-        sys.exit(board_commands.run(args))
+        return board_commands.run(args)
     if args.command == "demo":
         if not 1 <= args.n <= 55:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         for env_id, kwargs in morl_envs.ENV_IDS.items():
             relation = morl_envs.RELATIONSHIP_VARIANTS.get(env_id, "")
             print(f"{env_id:40s} {kwargs}  {relation}")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -7,7 +7,7 @@ import pytest
 
 import morl_envs
 from leaderboards.board import COLUMNS, boarded_envs, env_families, load_entries, report, table
-from leaderboards.commands import main as bench
+from morl_envs.cli import main as bench
 from leaderboards.submission import submit
 from tests.test_submission import synthetic_result, write
 

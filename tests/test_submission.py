@@ -14,7 +14,7 @@ import gymnasium as gym
 import pytest
 
 import morl_envs
-from leaderboards.commands import main as bench
+from morl_envs.cli import main as bench
 from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
 
 REPO = Path(__file__).resolve().parents[1]
