@@ -7,8 +7,8 @@ import pytest
 
 import morl_envs
 from leaderboards.board import COLUMNS, boarded_envs, env_families, load_entries, report, table
-from morl_envs.cli import main as bench
 from leaderboards.submission import submit
+from morl_envs.cli import main as bench
 from tests.test_submission import synthetic_result, write
 
 VARIANTS = {r: i for i, r in morl_envs.RELATIONSHIP_VARIANTS.items()}

@@ -14,8 +14,8 @@ import gymnasium as gym
 import pytest
 
 import morl_envs
-from morl_envs.cli import main as bench
 from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
+from morl_envs.cli import main as bench
 
 REPO = Path(__file__).resolve().parents[1]
 # The competing two-objective variant, whatever the registry currently names it.
