@@ -1,24 +1,62 @@
-"""The default policy: a chat causal LM (SmolLM2-135M-Instruct, shipped offline) that writes counsellor replies.
+"""The policy: a chat causal LM (SmolLM2-135M-Instruct, shipped offline) that writes counsellor replies.
 
 Any hub id or local transformers folder works through the same class. Generation is batched with left padding and
-seeded, so the same prompts and seed give the same replies on the same machine.
+seeded, so the same prompts and seed give the same replies on the same machine. For RL the policy carries LoRA
+adapters (Hu et al., 2021, arXiv 2106.09685) with EMORL's settings (Kong et al., 2025, arXiv 2505.02579: r 8,
+alpha 32, dropout 0.05 on every linear layer but ``lm_head``); the reference policy of the KL penalty is the same
+network with its adapters disabled, so one copy of the base weights serves both. On a GPU the base weights are bf16
+(peft keeps the adapters in float32).
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+__all__ = ["SYSTEM_PROMPT", "CausalLMPolicy", "Generation", "disable_dropout"]
 
 SYSTEM_PROMPT = ("You are a counsellor. Answer the client with a short reflection: restate what they mean and how "
                  "they feel, in one or two sentences, without giving advice.")
 
 
+@dataclass
+class Generation:
+    """One batch of sampled replies, with the token tensors the RL update needs (N rows, P prompt and T reply
+    positions). ``reply_mask`` covers the generated tokens up to and including the first end-of-sequence token."""
+
+    prompt_ids: torch.Tensor  # (N, P) left-padded
+    prompt_mask: torch.Tensor  # (N, P)
+    reply_ids: torch.Tensor  # (N, T) right-padded
+    reply_mask: torch.Tensor  # (N, T)
+    texts: list[str]  # N decoded replies, stripped
+
+    @property
+    def n_tokens(self) -> int:
+        """Generated tokens (end-of-sequence included, padding excluded)."""
+        return int(self.reply_mask.sum())
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """Set the probability of every dropout layer of ``model`` to 0."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
 class CausalLMPolicy:
-    """Batched, seeded reply generation from a causal LM with a chat template."""
+    """Batched, seeded reply generation from a causal LM with a chat template, optionally with LoRA adapters.
+
+    ``model``: hub id or local folder (default: SmolLM2-135M-Instruct from ``reward_models.assets.smollm2_path``).
+    ``max_prompt_tokens`` cuts long client statements to their first tokens (EMORL: inputs <= 128 tokens).
+    """
 
     def __init__(self, model: str | Path | None = None, device: str | None = None, max_new_tokens: int = 48,
-                 temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT) -> None:
+                 temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int = 128) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from reward_models.assets import smollm2_path
@@ -28,30 +66,168 @@ class CausalLMPolicy:
             raise ValueError(f"`max_new_tokens` must be >= 1; got {max_new_tokens}")
         if temperature <= 0:
             raise ValueError(f"`temperature` must be > 0 (use do_sample=False for greedy); got {temperature}")
-        self.path = Path(model) if model else smollm2_path()
+        if max_prompt_tokens < 1:
+            raise ValueError(f"`max_prompt_tokens` must be >= 1; got {max_prompt_tokens}")
+        self.path = Path(model) if model and Path(model).expanduser().is_dir() else (model or smollm2_path())
         self.device = torch.device(device) if device else default_device()
-        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=dtype).to(self.device).eval()
+        self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.max_new_tokens, self.temperature, self.system_prompt = max_new_tokens, temperature, system_prompt
+        self.max_prompt_tokens = max_prompt_tokens
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if eos is not None else self.tokenizer.eos_token_id
+        self.eos_token_ids = sorted({eos} if isinstance(eos, int) else set(eos))
 
+    # --- adapters ----------------------------------------------------------------------------------------------
+    @property
+    def has_adapters(self) -> bool:
+        """Whether the model carries LoRA adapters (is a peft model)."""
+        return hasattr(self.model, "peft_config")
+
+    def add_lora(self, r: int = 8, alpha: int = 32, dropout: float = 0.05,
+                 target_modules: str | list[str] = "all-linear", name: str = "default") -> None:
+        """Wrap the model with fresh LoRA adapters (B = 0, so the policy starts equal to the reference); peft's
+        ``"all-linear"`` targets every linear layer except the output head. The base model's own dropout is
+        switched off (as TRL does for RL), so that only the adapters' dropout differs between the policy in
+        training mode and the reference. The initialisation of A draws from torch's global RNG: seed it first."""
+        from peft import LoraConfig, get_peft_model
+
+        if not self.has_adapters:
+            disable_dropout(self.model)
+        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                            task_type="CAUSAL_LM", fan_in_fan_out=self._conv1d())
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=".*fan_in_fan_out.*", category=UserWarning)
+            if self.has_adapters:
+                self.model.add_adapter(name, config)
+                self.model.set_adapter(name)
+            else:
+                self.model = get_peft_model(self.model, config, adapter_name=name)
+
+    def _conv1d(self) -> bool:
+        """GPT-2-style models store linear layers as transformers' Conv1D (transposed weights)."""
+        from transformers.pytorch_utils import Conv1D
+
+        return any(isinstance(m, Conv1D) for m in self.model.modules())
+
+    def load_adapter(self, folder: str | Path, name: str = "default") -> None:
+        """Load adapters saved by :meth:`save_adapter` (several may be loaded under different names; the one
+        named here becomes active)."""
+        from peft import PeftModel
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            if not self.has_adapters:
+                disable_dropout(self.model)
+                self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=name, is_trainable=True)
+            elif name in self.model.peft_config:
+                from peft import set_peft_model_state_dict
+                from safetensors.torch import load_file
+
+                set_peft_model_state_dict(self.model, load_file(Path(folder) / "adapter_model.safetensors"), name)
+            else:
+                self.model.load_adapter(str(folder), adapter_name=name, is_trainable=True)
+        self.model.set_adapter(name)
+
+    def save_adapter(self, folder: str | Path) -> None:
+        """Write the active adapters (``adapter_config.json`` + ``adapter_model.safetensors``) into ``folder``."""
+        name = self.model.active_adapter
+        self.model.save_pretrained(str(folder), selected_adapters=[name], save_embedding_layers=False)
+        nested = Path(folder) / name  # peft nests non-default adapter names in a sub-folder
+        if name != "default" and nested.is_dir():
+            for file in nested.iterdir():
+                file.replace(Path(folder) / file.name)
+            nested.rmdir()
+
+    def set_adapter(self, name: str) -> None:
+        """Make the adapters called ``name`` the active ones."""
+        self.model.set_adapter(name)
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters that RL updates: the active LoRA adapters only (base weights stay frozen)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    @contextmanager
+    def reference(self) -> Iterator[None]:
+        """Inside this block the model is the reference policy: the base model with the adapters disabled."""
+        with self.model.disable_adapter() if self.has_adapters else nullcontext():
+            yield
+
+    # --- generation --------------------------------------------------------------------------------------------
     def _chat(self, prompt: str) -> str:
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}]
         if self.tokenizer.chat_template is None:
             return f"{self.system_prompt}\nClient: {prompt}\nCounsellor:"
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    @torch.inference_mode()
+    def _clip(self, prompt: str) -> str:
+        """The client's statement cut to its first ``max_prompt_tokens`` tokens (EMORL truncates inputs at 128)."""
+        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return prompt if len(ids) <= self.max_prompt_tokens else self.tokenizer.decode(ids[: self.max_prompt_tokens])
+
+    def encode(self, prompts: list[str]) -> dict[str, torch.Tensor]:
+        """Chat-formatted, left-padded prompt tokens on the policy's device: ``input_ids`` and ``attention_mask``
+        of shape (N, P). Each client statement is cut to ``max_prompt_tokens`` first; the system prompt and the chat
+        template are always kept whole."""
+        batch = self.tokenizer([self._chat(self._clip(p)) for p in prompts], return_tensors="pt", padding=True,
+                               add_special_tokens=False)
+        return {key: batch[key].to(self.device) for key in ("input_ids", "attention_mask")}
+
+    @torch.no_grad()
+    def generate(self, prompts: list[str], do_sample: bool = True, temperature: float | None = None) -> Generation:
+        """Sample one reply per prompt as one batch (pure sampling: no top-k / top-p), from torch's global RNG.
+
+        The model is in eval mode (no dropout) while sampling; the tensors are plain (not inference-mode) so the
+        RL update can differentiate log-probabilities of them.
+        """
+        self.model.eval()
+        batch = self.encode(prompts)
+        temperature = self.temperature if temperature is None else temperature
+        out = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=do_sample,
+                                  temperature=temperature if do_sample else None, top_p=1.0, top_k=0,
+                                  eos_token_id=self.eos_token_ids, pad_token_id=self.tokenizer.pad_token_id)
+        reply = out[:, batch["input_ids"].shape[1]:]  # (N, T)
+        is_eos = torch.isin(reply, torch.tensor(self.eos_token_ids, device=reply.device))
+        after_eos = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # strictly after the first EOS
+        texts = self.tokenizer.batch_decode(reply, skip_special_tokens=True)
+        return Generation(batch["input_ids"], batch["attention_mask"], reply, (~after_eos).long(),
+                          [t.strip() for t in texts])
+
     def respond(self, prompts: list[str], seed: int | None = None, do_sample: bool = True) -> list[str]:
-        """One reply per prompt, generated as one batch."""
+        """One reply per prompt, generated as one batch (at ``self.temperature``); seeded when ``seed`` is given."""
         if seed is not None:
             torch.manual_seed(seed)
-        batch = self.tokenizer([self._chat(p) for p in prompts], return_tensors="pt", padding=True,
-                               add_special_tokens=False).to(self.device)
-        out = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=do_sample,
-                                  temperature=self.temperature if do_sample else None, top_p=None, top_k=None,
-                                  pad_token_id=self.tokenizer.pad_token_id)
-        replies = self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [r.strip() for r in replies]
+        return self.generate(list(prompts), do_sample=do_sample).texts
+
+    # --- log-probabilities -------------------------------------------------------------------------------------
+    def _token_logprobs(self, input_ids: torch.Tensor, mask: torch.Tensor, reply_len: int,
+                        temperature: float) -> torch.Tensor:
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
+        logits = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                            logits_to_keep=reply_len + 1).logits[:, :-1].float()  # (N, T, V)
+        logits = logits / temperature
+        targets = input_ids[:, -reply_len:].unsqueeze(-1)  # (N, T, 1)
+        return logits.gather(-1, targets).squeeze(-1) - logits.logsumexp(dim=-1)  # (N, T)
+
+    def token_logprobs(self, gen: Generation, temperature: float = 1.0,
+                       with_reference: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per-token log-probabilities (N, T) of the reply tokens under the policy (differentiable, dropout on as in
+        training) and, with ``with_reference``, under the reference policy (adapters disabled, no grad), both on
+        the same padded batch ``[prompt | reply]``. Logits are divided by ``temperature``, the sampling
+        temperature, so these are log-probabilities of the distribution the replies were drawn from. Positions
+        outside ``gen.reply_mask`` hold meaningless values: mask them."""
+        input_ids = torch.cat([gen.prompt_ids, gen.reply_ids], dim=1)  # (N, P + T)
+        mask = torch.cat([gen.prompt_mask, gen.reply_mask], dim=1)  # (N, P + T)
+        reply_len = gen.reply_ids.shape[1]
+        reference = None
+        if with_reference:
+            self.model.eval()
+            with torch.no_grad(), self.reference():
+                reference = self._token_logprobs(input_ids, mask, reply_len, temperature)
+        self.model.train()
+        policy = self._token_logprobs(input_ids, mask, reply_len, temperature)
+        return policy, reference

@@ -2,6 +2,8 @@
 
     morl-bench demo [--env morl/Counsel-v0] [--n 4] [--seed 0]    roll the default policy, print rewards
     morl-bench envs                                                list the registered environments
+    morl-bench train --env ID --agent NAME [--preference W ...]    train a single-policy agent, print test rewards
+                     [--steps N] [--seed S] [--result R.json]      before/after (and write a leaderboard result)
     morl-bench evaluate --agent default --env ID --out RESULT.json run the leaderboard's evaluation protocol
     morl-bench submit RESULT.json                                  verify a result and store it on the board
     morl-bench leaderboard [--env ID] [--html DIR]                 print (or render) the ranked tables
@@ -18,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 
 import morl_envs
+from agents import commands as agent_commands
 from leaderboards import commands as board_commands
 from reward_models.base import did_you_mean
 
@@ -68,9 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0, help="sampling seed")
     commands.add_parser("envs", help="list the registered environments")
     board_commands.add_commands(commands)
+    agent_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in board_commands.COMMANDS:
         return board_commands.run(args)
+    if args.command in agent_commands.COMMANDS:
+        return agent_commands.run(args)
     if args.command == "demo":
         if not 1 <= args.n <= 55:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")

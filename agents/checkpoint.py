@@ -1,0 +1,170 @@
+"""Checkpoints of a training run: enough to resume and end exactly where an uninterrupted run would.
+
+A run folder holds::
+
+    config.json                      the run's TrainConfig (resume refuses a config that changes the trajectory)
+    checkpoints/step-00000008/       one complete checkpoint per saved step (the newest ``keep`` are kept)
+        adapter/                     the LoRA adapters (peft format, safetensors)
+        optimizer.pt                 AdamW's state (tensors only: loads with ``weights_only=True``)
+        rng.pt                       torch's CPU (and CUDA) generator states
+        state.json                   step, validation history, counters, scalarizer state, Python and NumPy RNGs
+    adapter/, summary.json           the final adapters and the run's summary, written at the end
+    tensorboard/                     events (``agents.rl``)
+
+Every checkpoint is written into a temporary folder next to its final place and renamed into place with
+``os.replace``, so a run killed while saving leaves the previous checkpoint intact and never a half-written one.
+
+Exactness: the prompt draws (a NumPy generator), sampling and adapter dropout (torch's generator) and validation
+(a forked generator seeded with the run's seed) are all restored, so on the CPU a resumed run ends bit for bit where
+an uninterrupted one would (``tests/test_rl.py``). On a GPU the same holds up to CUDA kernels that are not
+deterministic (e.g. atomics in some backward kernels); set ``torch.use_deterministic_algorithms(True)`` for that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.config import TrainConfig
+from agents.policy import CausalLMPolicy
+
+__all__ = ["latest", "save", "load", "write_config", "save_final", "read_summary", "STEP_RE"]
+
+STEP_RE = re.compile(r"step-(\d{8})")
+#: config fields that may differ between a run and its resumption (they do not change the trajectory)
+RESUMABLE_CHANGES = ("max_steps", "resume", "out_dir", "save_every", "keep_checkpoints")
+
+
+def _atomic_dir(target: Path, write: Any) -> None:
+    """Call ``write(tmp)`` on a fresh temporary folder beside ``target``, then move it to ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(tmp)
+        if target.exists():  # re-saving the same step: move the old one aside first
+            old = target.with_name(f".{target.name}-old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _json_config(config: TrainConfig) -> dict:
+    return json.loads(json.dumps(asdict(config)))
+
+
+def write_config(out: Path, config: TrainConfig) -> None:
+    """Write ``config.json`` for a new run."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(_json_config(config), indent=1) + "\n")
+
+
+def _check_same_run(out: Path, config: TrainConfig) -> None:
+    path = out / "config.json"
+    if not path.is_file():
+        return
+    saved, current = json.loads(path.read_text()), _json_config(config)
+    saved["policy"].pop("device", None), current["policy"].pop("device", None)
+    for key in sorted(set(saved) | set(current)):
+        if key in RESUMABLE_CHANGES:
+            continue
+        if saved.get(key) != current.get(key):
+            raise ValueError(f"`{key}` must equal the value of the run being resumed in {str(out)!r} "
+                             f"({saved.get(key)!r}) to end where that run would; got {current.get(key)!r}. "
+                             f"Resume with the same settings, or train into another --out folder")
+
+
+def latest(out: Path) -> Path | None:
+    """The newest complete checkpoint folder under ``out/checkpoints``, or None."""
+    folder = Path(out) / "checkpoints"
+    found = sorted(p for p in folder.glob("step-*") if STEP_RE.fullmatch(p.name)) if folder.is_dir() else []
+    return found[-1] if found else None
+
+
+def _rng_states(rng: np.random.Generator) -> dict:
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"python": [version, list(internal), gauss], "numpy_global": [name, keys.tolist(), pos, has_gauss, cached],
+            "numpy_generator": rng.bit_generator.state}
+
+
+def _set_rng_states(states: dict, rng: np.random.Generator) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = states["numpy_global"]
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    rng.bit_generator.state = states["numpy_generator"]
+
+
+def save(out: Path, state: Any, policy: CausalLMPolicy, optimizer: torch.optim.Optimizer, scalarizer: Any,
+         rng: np.random.Generator, keep: int = 2) -> Path:
+    """Write the checkpoint of step ``state.step`` atomically and delete all but the newest ``keep``."""
+    target = Path(out) / "checkpoints" / f"step-{state.step:08d}"
+
+    def write(tmp: Path) -> None:
+        policy.save_adapter(tmp / "adapter")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch_states = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            torch_states["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(torch_states, tmp / "rng.pt")
+        blob = {"run_state": asdict(state), "scalarizer": scalarizer.state_dict(), "rng": _rng_states(rng)}
+        (tmp / "state.json").write_text(json.dumps(blob) + "\n")
+
+    _atomic_dir(target, write)
+    for old in sorted(p for p in target.parent.glob("step-*") if STEP_RE.fullmatch(p.name))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def load(folder: Path, config: TrainConfig, policy: CausalLMPolicy, optimizer: torch.optim.Optimizer,
+         scalarizer: Any, rng: np.random.Generator) -> Any:
+    """Restore adapters, optimizer, scalarizer and every RNG from checkpoint ``folder``; returns the RunState."""
+    from agents.rl import RunState
+
+    _check_same_run(folder.parent.parent, config)
+    policy.load_adapter(folder / "adapter", policy.model.active_adapter)
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=policy.device, weights_only=True))
+    blob = json.loads((folder / "state.json").read_text())
+    scalarizer.load_state_dict(blob["scalarizer"])
+    _set_rng_states(blob["rng"], rng)
+    torch_states = torch.load(folder / "rng.pt", weights_only=True)
+    torch.set_rng_state(torch_states["cpu"])
+    if "cuda" in torch_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(torch_states["cuda"])
+    return RunState(**blob["run_state"])
+
+
+def save_final(out: Path, state: Any, policy: CausalLMPolicy, scalarizer: Any, objectives: tuple[str, ...],
+               preference: np.ndarray) -> None:
+    """Write the final adapters (``out/adapter``) and ``out/summary.json`` (what ``ScalarizedAgent.load`` reads)."""
+    _atomic_dir(Path(out) / "adapter", lambda tmp: policy.save_adapter(tmp))
+    summary = {"objectives": list(objectives), "preference": [float(x) for x in preference],
+               "run_state": asdict(state), "scalarizer": scalarizer.state_dict(),
+               "weights": [float(x) for x in np.asarray(scalarizer.weights())]}
+    tmp = Path(out) / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, Path(out) / "summary.json")
+
+
+def read_summary(out: Path) -> dict:
+    """``summary.json`` of a finished run folder, with a clear error when the run has not finished."""
+    path = Path(out) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no finished run in {str(out)!r}: {path.name} is missing (train it first, or "
+                                f"resume it with --resume)")
+    return json.loads(path.read_text())

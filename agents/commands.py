@@ -1,0 +1,202 @@
+"""The agents' ``morl-bench`` sub-command: train a single-policy agent, summarise it, and evaluate it for the board.
+
+    morl-bench train --env ID --agent {linear,chebyshev,dynaopt,pama,mgda} [--preference W [W ...]]
+                     [--all-preferences] [--steps N] [--seed S] [--out DIR] [--resume] [--result RESULT.json]
+
+Without ``--preference`` / ``--all-preferences`` one policy is trained at the uniform preference (PAMA and MGDA:
+one preference-free policy). ``--preference`` may be repeated to train one policy per given preference;
+``--all-preferences`` trains one per preference of the environment's evaluation set (the full MORLHF front).
+Every other field of :class:`agents.config.TrainConfig` and :class:`agents.config.PolicyConfig` is an option too
+(``--k``, ``--beta``, ``--learning-rate``, ``--model``, ``--max-new-tokens``, ...), with the field's help text.
+At the end the per-objective test rewards before (the untrained policy) and after training are printed; with
+``--result`` the leaderboard's evaluation protocol runs on the trained agent and writes a result file that
+``morl-bench submit`` accepts (plus ``<RESULT>.details.json``: the trained preferences and the assignment of
+evaluated preferences to trained policies). Re-running a finished run with ``--resume`` skips its training, so
+``--resume --result R.json`` evaluates an agent trained earlier.
+
+Errors print ``error: <message>`` to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["COMMANDS", "add_commands", "run", "build_agent"]
+
+COMMANDS = ("train",)
+#: TrainConfig fields that have their own flag (or are set from one)
+_OWN_FLAGS = ("env_id", "env_kwargs", "scalarizer", "preference", "scalarizer_kwargs", "seed", "max_steps",
+              "out_dir", "resume", "policy")
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _field_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...], prefix: str) -> None:
+    """One ``--field-name`` option per scalar field of dataclass ``cls``, its help text the field's."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        kind = _TYPES[str(f.type).split(" |")[0]]
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{prefix}{f.name}", type=kind, default=None,
+                            metavar=kind.__name__.upper(), help=f"{f.metadata['help']} (default: {f.default})")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``train`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    from agents.config import SCALARIZERS, PolicyConfig, TrainConfig
+
+    p = subparsers.add_parser("train", help="train a single-policy agent (k-SCST with LoRA) and summarise it",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env", required=True, help="registered environment id")
+    p.add_argument("--agent", required=True, choices=SCALARIZERS, help="scalarizer of the per-objective advantages")
+    p.add_argument("--preference", type=float, nargs="+", action="append", metavar="W",
+                   help="a preference, one weight per objective, summing to 1 (repeat for several policies)")
+    p.add_argument("--all-preferences", action="store_true",
+                   help="one policy per preference of the evaluation set (the MORLHF front)")
+    p.add_argument("--steps", type=int, default=None, help="step budget per policy (default: 500)")
+    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<env>/<agent>-seed<seed>)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoints in --out")
+    p.add_argument("--name", default=None, help="agent name on the board (default: the --agent value)")
+    p.add_argument("--result", type=Path, default=None, help="run the evaluation protocol and write this result")
+    p.add_argument("--eval-seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the evaluation protocol")
+    p.add_argument("--max-prompts", type=int, default=None,
+                   help="cut the test split (summary and --result; quick checks only: submit refuses such results)")
+    p.add_argument("--summary-prompts", type=int, default=None,
+                   help="test prompts of the before/after summary (default: all; 0 skips it)")
+    p.add_argument("--objectives", nargs="+", default=None,
+                   help="override the environment's objectives (quick checks only: submit refuses such results)")
+    p.add_argument("--scalarizer-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the scalarizer, VALUE as JSON (e.g. gamma=0.07 for dynaopt)")
+    _field_flags(p, TrainConfig, _OWN_FLAGS, "train_")
+    _field_flags(p, PolicyConfig, (), "policy_")
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--scalarizer-option must be KEY=VALUE; got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def build_agent(args: argparse.Namespace) -> Any:
+    """The :class:`~agents.single_policy.ScalarizedAgent` described by parsed ``train`` arguments."""
+    from agents.config import PolicyConfig, TrainConfig
+    from agents.single_policy import ScalarizedAgent
+
+    picked = {k[7:]: v for k, v in vars(args).items() if k.startswith("policy_") and v is not None}
+    train = {k[6:]: v for k, v in vars(args).items() if k.startswith("train_") and v is not None}
+    if args.steps is not None:
+        train["max_steps"] = args.steps
+    if args.out is not None:
+        train["out_dir"] = str(args.out)
+    env_kwargs = {"objectives": tuple(args.objectives)} if args.objectives else {}
+    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=args.agent, seed=args.seed,
+                         resume=args.resume, scalarizer_kwargs=_options(args.scalarizer_option),
+                         policy=PolicyConfig(**picked), **train)
+    if args.preference and args.all_preferences:
+        raise ValueError("--preference and --all-preferences are exclusive; got both")
+    if args.all_preferences and args.agent in ("pama", "mgda"):
+        raise ValueError(f"--all-preferences does not apply to --agent {args.agent}, which trains one policy for every "
+                         f"preference; got both")
+    preferences = args.preference
+    if preferences is None and args.agent not in ("pama", "mgda"):
+        from agents.rl import make_env
+
+        env = make_env(config)
+        spec = env.unwrapped.eval_spec
+        env.close()
+        n = len(spec.objectives)
+        preferences = [list(w) for w in spec.preferences] if args.all_preferences else [[1.0 / n] * n]
+    return ScalarizedAgent(config, preferences, name=args.name)
+
+
+def summary_rewards(agent: Any, seed: int, max_prompts: int | None) -> tuple[list[str], dict[str, Any]]:
+    """Mean test-split reward vectors of the untrained policy and of each trained policy (seeded sampling)."""
+    from agents.rl import make_env, score
+
+    env = make_env(agent.config)
+    base = env.unwrapped
+    prompts = [p.text for p in base.prompt_set.split(base.eval_spec.test_split)][:max_prompts]
+    policy = agent.policy
+    rows = {}
+    with policy.reference():
+        rows["before (untrained)"] = score(base.reward_models, prompts, policy.respond(prompts, seed=seed)).mean(0)
+    prefs = agent.trained_preferences
+    for i in range(1 if prefs is None else len(prefs)):
+        label = "after" if prefs is None else "after w=(" + ", ".join(f"{x:.2f}" for x in prefs[i]) + ")"
+        policy.set_adapter(agent._adapter_name(i))
+        rows[label] = score(base.reward_models, prompts, policy.respond(prompts, seed=seed)).mean(0)
+    env.close()
+    return list(base.objectives), {"n_prompts": len(prompts), "rows": rows}
+
+
+def _print_summary(agent: Any, states: list[Any], args: argparse.Namespace) -> None:
+    from agents.rl import run_summary
+
+    for folder, state in zip(agent.run_dirs, states):
+        print(f"{folder}: {run_summary(state)}")
+    if args.summary_prompts == 0:
+        return
+    limit = args.summary_prompts if args.summary_prompts is not None else args.max_prompts
+    objectives, table = summary_rewards(agent, args.seed, limit)
+    width = max(len(label) for label in table["rows"]) + 2
+    print(f"\nmean test rewards ({table['n_prompts']} prompts, seed {args.seed}):")
+    print(" " * width + "  ".join(f"{name:>11s}" for name in objectives) + "  " + f"{'mean':>7s}")
+    for label, values in table["rows"].items():
+        print(f"{label:<{width}s}" + "  ".join(f"{v:11.3f}" for v in values) + f"  {values.mean():7.3f}")
+
+
+def _write_result(agent: Any, args: argparse.Namespace) -> None:
+    from leaderboards.protocol import evaluate
+    from leaderboards.submission import write_atomic
+
+    if not args.result.parent.is_dir():
+        raise ValueError(f"--result must be in an existing folder; got {str(args.result)!r}")
+    result = evaluate(agent, agent.config.env_id, seeds=args.eval_seeds, max_prompts=args.max_prompts,
+                      **agent.config.env_kwargs)
+    write_atomic(args.result, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    details = args.result.with_name(args.result.stem + ".details.json")
+    write_atomic(details, json.dumps(agent.details(), indent=1) + "\n")
+    print(f"\nwrote {args.result} (and {details.name})")
+    for key, value in result["claimed_metrics"].items():
+        print(f"  {key}: {value}")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # weight loading bars: one progress bar (the training's) is enough
+    if args.result is not None and args.result.is_dir():
+        raise ValueError(f"--result must be a file path; got the folder {str(args.result)!r}")
+    agent = build_agent(args)
+    n_runs = len(agent.run_dirs)
+    print(f"training {agent.name} on {args.env}: {n_runs} polic{'y' if n_runs == 1 else 'ies'} into "
+          f"{agent.config.out_dir}", flush=True)
+    states = agent.train(progress=True)
+    _print_summary(agent, states, args)
+    if args.result is not None:
+        _write_result(agent, args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the agents' sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a user
+    error."""
+    if args.command not in COMMANDS:
+        raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
+    try:
+        return _train(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

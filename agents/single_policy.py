@@ -1,0 +1,222 @@
+"""Single-policy agents: one k-SCST-trained policy per preference, scalarized by a fixed or a dynamic scalarizer.
+
+- ``linear`` / ``chebyshev``: a fixed preference w per policy. The agent's front for the leaderboard is one trained
+  policy per preference of the evaluation set: the MORLHF baseline (Rame et al., 2023, "Rewarded soups", and Zhou et
+  al., 2023, "Beyond one-preference-fits-all alignment", compare against it). A reduced set of trained preferences
+  is allowed (it is far cheaper: 15 runs for 3 objectives otherwise); ``respond`` then answers each evaluated
+  preference with the policy trained for the nearest one (Euclidean distance, first on ties), and
+  :meth:`ScalarizedAgent.details` records the trained set and that assignment.
+- ``dynaopt`` (Min et al., 2024, arXiv 2403.13578): the preference is the bandit's starting weights.
+- ``pama`` (He & Maghsudi, 2025, arXiv 2508.07768) and ``mgda`` (Sener & Koltun, 2018, arXiv 1810.04650): the
+  weights come from each batch, so one policy serves every preference (``preference_independent``).
+
+All trained adapters share one copy of the base model at inference (peft named adapters, one active at a time).
+
+>>> from agents.config import TrainConfig
+>>> ScalarizedAgent(TrainConfig(scalarizer="pama", out_dir="runs/x")).trained_preferences is None
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from agents.config import TrainConfig
+from leaderboards.protocol import Agent, TrainingCosts
+
+__all__ = ["PREFERENCE_FREE", "ScalarizedAgent"]
+
+#: scalarizers whose weights come from the batch, not from a preference: one policy for every preference
+PREFERENCE_FREE = ("pama", "mgda")
+
+
+def _check_preferences(preferences: npt.ArrayLike, scalarizer: str) -> np.ndarray:
+    prefs = np.asarray(preferences, dtype=np.float64)
+    if prefs.ndim == 1:
+        prefs = prefs[None, :]
+    if prefs.ndim != 2 or not 1 <= len(prefs) <= 1000 or prefs.shape[1] < 1:
+        raise ValueError(f"`preferences` must have shape (m, n_objectives) with 1 <= m <= 1000; got shape "
+                         f"{prefs.shape}")
+    if not np.isfinite(prefs).all() or (prefs < 0).any() or not np.allclose(prefs.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(f"`preferences` rows must be non-negative and sum to 1; got {prefs.tolist()!r:.120}")
+    if scalarizer in PREFERENCE_FREE:
+        raise ValueError(f"`preferences` must be None for {scalarizer!r}, which sets its own weights from each "
+                         f"batch (one policy serves every preference); got {prefs.tolist()!r:.120}")
+    return prefs
+
+
+class ScalarizedAgent(Agent):
+    """The single-policy agents (family "single-policy"): ``config.scalarizer`` picks the method.
+
+    ``preferences``: (m, n) trained preferences; None means the evaluation set of ``config.env_id`` (all of it:
+    the full MORLHF front), or, for PAMA and MGDA, a single preference-free run. Runs go to
+    ``<config.out_dir>/pref-XX``; :meth:`train` trains them in turn, :meth:`load` reads a trained agent back.
+    """
+
+    def __init__(self, config: TrainConfig, preferences: npt.ArrayLike | None = None, name: str | None = None,
+                 eval_preferences: npt.ArrayLike | None = None) -> None:
+        if config.preference is not None:
+            raise ValueError(f"`config.preference` must be None for ScalarizedAgent: pass the trained preferences "
+                             f"as `preferences`; got {config.preference}")
+        self.config = config
+        self.trained_preferences = None if preferences is None else _check_preferences(preferences,
+                                                                                         config.scalarizer)
+        self._eval_preferences = None if eval_preferences is None else np.asarray(eval_preferences, np.float64)
+        self._name = name or config.scalarizer
+        self._policy: Any = None
+        self._summaries: list[dict] = []
+        self.assignments: dict[tuple[float, ...], int] = {}  # evaluated preference -> trained run used
+
+    # --- the Agent interface ---------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def family(self) -> str:
+        return "single-policy"
+
+    @property
+    def preference_independent(self) -> bool:  # type: ignore[override]
+        """True when one policy answers every preference (PAMA, MGDA, or a single trained preference)."""
+        return self.trained_preferences is None or len(self.trained_preferences) == 1
+
+    def respond(self, prompts: list[str], preference: np.ndarray, seed: int) -> list[str]:
+        policy = self.policy
+        index = self.nearest(preference)
+        self.assignments[tuple(float(x) for x in np.asarray(preference))] = index
+        policy.set_adapter(self._adapter_name(index))
+        return policy.respond(list(prompts), seed=seed, do_sample=True)
+
+    def training_costs(self) -> TrainingCosts:
+        states = [s["run_state"] for s in self.summaries]
+        return TrainingCosts(env_samples=sum(s["env_samples"] for s in states),
+                             tokens_generated=sum(s["tokens_generated"] for s in states),
+                             train_seconds=float(sum(s["train_seconds"] for s in states)),
+                             device=states[-1]["device"] or "unknown",
+                             peak_memory_bytes=max(s["peak_memory_bytes"] for s in states))
+
+    # --- training and loading ----------------------------------------------------------------------------------
+    @property
+    def run_dirs(self) -> list[Path]:
+        """One run folder per trained preference (one in all for PAMA and MGDA)."""
+        m = 1 if self.trained_preferences is None else len(self.trained_preferences)
+        return [Path(self.config.out_dir) / f"pref-{i:02d}" for i in range(m)]
+
+    def run_configs(self) -> list[TrainConfig]:
+        """The TrainConfig of each run: this agent's config with the run's preference and folder."""
+        prefs = [None] if self.trained_preferences is None else [tuple(w) for w in self.trained_preferences.tolist()]
+        return [dataclasses.replace(self.config, preference=w, out_dir=str(folder))
+                for w, folder in zip(prefs, self.run_dirs)]
+
+    def train(self, progress: bool = False) -> list[Any]:
+        """Train every run in turn (resuming each when ``config.resume``); returns their final ``RunState``. Each
+        run's policy is released once its adapters are on disk: inference loads them all onto one base model."""
+        from agents.rl import train
+
+        self._resolve_default_preferences()
+        self._write_manifest()
+        results = []
+        for i, config in enumerate(self.run_configs()):
+            if progress and len(self.run_dirs) > 1:
+                print(f"[{self.name}] run {i + 1}/{len(self.run_dirs)}: preference {config.preference}", flush=True)
+            results.append(train(config, progress=progress).state)
+        self._summaries, self._policy = [], None
+        return results
+
+    def _resolve_default_preferences(self) -> None:
+        if self.trained_preferences is None and self.config.scalarizer not in PREFERENCE_FREE:
+            from agents.rl import make_env
+
+            env = make_env(self.config)
+            self.trained_preferences = np.asarray(env.unwrapped.eval_spec.preferences, dtype=np.float64)
+            env.close()
+
+    def _write_manifest(self) -> None:
+        out = Path(self.config.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        manifest = {"name": self.name, "config": dataclasses.asdict(self.config),
+                    "trained_preferences": None if self.trained_preferences is None
+                    else self.trained_preferences.tolist()}
+        (out / "agent.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, out_dir: str | Path, name: str | None = None) -> ScalarizedAgent:
+        """The agent trained into ``out_dir`` (by :meth:`train` or ``morl-bench train``)."""
+        path = Path(out_dir) / "agent.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no trained agent in {str(out_dir)!r}: {path.name} is missing")
+        manifest = json.loads(path.read_text())
+        raw = manifest["config"]
+        from agents.config import PolicyConfig
+
+        config = TrainConfig(**{**raw, "policy": PolicyConfig(**raw["policy"]), "out_dir": str(out_dir),
+                                "resume": False})
+        return cls(config, manifest["trained_preferences"], name or manifest["name"])
+
+    @property
+    def summaries(self) -> list[dict]:
+        """``summary.json`` of every run (raises if a run has not finished)."""
+        if not self._summaries:
+            from agents.checkpoint import read_summary
+
+            self._summaries = [read_summary(folder) for folder in self.run_dirs]
+        return self._summaries
+
+    @property
+    def policy(self) -> Any:
+        """One base model carrying every run's adapters (loaded on first use)."""
+        if self._policy is None:
+            from agents.policy import CausalLMPolicy
+
+            pc = self.config.policy
+            policy = CausalLMPolicy(pc.model, device=pc.device, max_new_tokens=pc.max_new_tokens,
+                                    temperature=pc.respond_temperature, max_prompt_tokens=pc.max_prompt_tokens)
+            for i, folder in enumerate(self.run_dirs):
+                policy.load_adapter(folder / "adapter", self._adapter_name(i))
+            policy.model.eval()
+            self._policy = policy
+        return self._policy
+
+    @staticmethod
+    def _adapter_name(index: int) -> str:
+        return f"pref-{index:02d}"
+
+    def nearest(self, preference: npt.ArrayLike) -> int:
+        """Index of the trained preference nearest to ``preference`` (0 for a preference-free agent)."""
+        if self.trained_preferences is None:
+            return 0
+        w = np.asarray(preference, dtype=np.float64)
+        if w.shape != self.trained_preferences.shape[1:]:
+            raise ValueError(f"`preference` must have {self.trained_preferences.shape[1]} entries, one per "
+                             f"objective; got shape {w.shape}")
+        return int(np.argmin(np.linalg.norm(self.trained_preferences - w, axis=1)))
+
+    def details(self) -> dict[str, Any]:
+        """What the leaderboard result should record about this agent: the method, the trained preferences,
+        whether the set was reduced, and which trained run answered each evaluated preference."""
+        trained = None if self.trained_preferences is None else self.trained_preferences.tolist()
+        return {"scalarizer": self.config.scalarizer, "trained_preferences": trained,
+                "reduced_preference_set": self._is_reduced(),
+                "assignments": [{"preference": list(w), "trained_run": i} for w, i in self.assignments.items()],
+                "steps": [s["run_state"]["step"] for s in self.summaries],
+                "stop_reasons": [s["run_state"]["stop_reason"] for s in self.summaries]}
+
+    def _is_reduced(self) -> bool:
+        if self.trained_preferences is None:
+            return False
+        if self._eval_preferences is None:
+            from agents.rl import make_env
+
+            env = make_env(self.config)
+            self._eval_preferences = np.asarray(env.unwrapped.eval_spec.preferences, dtype=np.float64)
+            env.close()
+        eval_prefs = self._eval_preferences
+        return eval_prefs.shape != self.trained_preferences.shape or not np.allclose(eval_prefs,
+                                                                                    self.trained_preferences)
