@@ -10,8 +10,8 @@ Every other field of :class:`agents.config.TrainConfig` and :class:`agents.confi
 (``--k``, ``--beta``, ``--learning-rate``, ``--model``, ``--max-new-tokens``, ...), with the field's help text.
 At the end the per-objective test rewards before (the untrained policy) and after training are printed; with
 ``--result`` the leaderboard's evaluation protocol runs on the trained agent and writes a result file that
-``morl-bench submit`` accepts (plus ``<RESULT>.details.json``: the trained preferences and the assignment of
-evaluated preferences to trained policies). Re-running a finished run with ``--resume`` skips its training, so
+``morl-bench submit`` accepts; its ``agent.details`` records the trained preferences and which trained policy
+answered each evaluated preference. Re-running a finished run with ``--resume`` skips its training, so
 ``--resume --result R.json`` evaluates an agent trained earlier.
 
 Errors print ``error: <message>`` to stderr and exit with status 2.
@@ -166,9 +166,7 @@ def _write_result(agent: Any, args: argparse.Namespace) -> None:
     result = evaluate(agent, agent.config.env_id, seeds=args.eval_seeds, max_prompts=args.max_prompts,
                       **agent.config.env_kwargs)
     write_atomic(args.result, json.dumps(result, indent=1, allow_nan=False) + "\n")
-    details = args.result.with_name(args.result.stem + ".details.json")
-    write_atomic(details, json.dumps(agent.details(), indent=1) + "\n")
-    print(f"\nwrote {args.result} (and {details.name})")
+    print(f"\nwrote {args.result} (the trained preferences are in its agent.details)")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
 

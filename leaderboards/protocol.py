@@ -82,6 +82,11 @@ class Agent(ABC):
         """Training costs, or None when not reported (recorded as null and shown as "n/a" on the board)."""
         return None
 
+    def details(self) -> dict | None:
+        """How the agent was built (a JSON object, e.g. the trained preference set when it was reduced), recorded
+        in the result as ``agent.details``; None records nothing."""
+        return None
+
 
 class DefaultPolicyAgent(Agent):
     """The untrained default policy (``agents.CausalLMPolicy``, SmolLM2-135M-Instruct): the same replies for every
@@ -283,7 +288,9 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
         "reference_point": list(spec.reference_point),
         "fingerprints": {"data": spec.data_fingerprint, "reward_models": dict(spec.reward_model_fingerprints),
                          "eval_spec": spec.fingerprint},
-        "agent": {"name": agent.name, "family": agent.family}, "code_version": code_version(),
+        "agent": {"name": agent.name, "family": agent.family,
+                  **({"details": details} if (details := agent.details()) is not None else {})},
+        "code_version": code_version(),
         "evaluation": {"split": spec.test_split, "n_prompts": len(prompts),
                        "preference_independent": bool(agent.preference_independent)},
         "seeds": seeds, "preferences": prefs.tolist(), "rewards": rewards.tolist(), "costs": costs}

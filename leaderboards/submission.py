@@ -207,7 +207,10 @@ def _check_header(result: dict) -> list[int]:
     """Schema version, agent, code version and seeds (the parts that need no environment); returns the seeds."""
     _fail(result["schema_version"] == SCHEMA_VERSION and type(result["schema_version"]) is int, "schema_version",
           f"must be {SCHEMA_VERSION} (the only schema this version reads)", result["schema_version"])
-    agent = _keys(result["agent"], "agent", ("name", "family"))
+    agent = _keys(result["agent"], "agent", ("name", "family"), ("details",))
+    if "details" in agent:
+        _fail(isinstance(agent["details"], dict) and len(json.dumps(agent["details"])) <= 20_000, "agent.details",
+              "must be a JSON object of at most 20,000 characters", type(agent["details"]).__name__)
     _fail(isinstance(agent["name"], str) and NAME_RE.fullmatch(agent["name"]) is not None, "agent.name",
           "must be 1 to 64 characters from [A-Za-z0-9._-], starting with a letter or digit", agent["name"])
     _fail(agent["family"] in FAMILIES, "agent.family", f"must be one of {FAMILIES}", agent["family"])

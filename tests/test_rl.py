@@ -5,6 +5,7 @@ and the documented TensorBoard keys."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -255,7 +256,8 @@ def test_scalarized_agent_reduced_front(tiny_lm, tmp_path):
         assert loaded.respond(["I never sleep"] * 3, np.array(w), 5) == alone.policy.respond(["I never sleep"] * 3, 5)
     result = evaluate(loaded, "morl/Counsel-v0", seeds=(0,), max_prompts=2, baseline=loaded, **TWO)
     assert np.asarray(result["rewards"]).shape == (1, 11, 2) and result["agent"]["family"] == "single-policy"
-    details = loaded.details()
+    details = result["agent"]["details"]  # the reduced set is recorded in the result itself
+    assert details == json.loads(json.dumps(loaded.details()))
     assert details["reduced_preference_set"] and len(details["assignments"]) == 11
     assert {a["trained_run"] for a in details["assignments"]} == {0, 1}
 

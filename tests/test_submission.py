@@ -110,6 +110,8 @@ CASES = {
     "negative cost": (_set("costs.train_seconds", -1.0), "`costs.train_seconds` must lie in [0, inf]; got -1.0"),
     "unreported eval cost": (_set("costs.eval_device", None),
                              "`costs.eval_device` must be reported (null is allowed for training costs only)"),
+    "details not an object": (_set("agent.details", ["reduced"]),
+                              "`agent.details` must be a JSON object of at most 20,000 characters; got 'list'"),
     "unknown claim": (_set("claimed_metrics", {"hv": 0.3}),
                       "`claimed_metrics.hv` is not a field of schema version 1; got 'hv'"),
 }
@@ -191,6 +193,13 @@ def test_claims_are_ignored_and_disagreements_reported(env, tmp_path):
     assert stored["metrics"] == done.metrics and stored["result"] == result
     assert stored["sha256"] == content_hash(result) and done.path.name == f"hand-{done.sha256[:12]}.json"
     assert done.path.parent.name == SLUG
+
+
+def test_agent_details_are_kept(env, tmp_path):
+    result = synthetic_result(env)
+    result["agent"]["details"] = {"trained_preferences": [[1.0, 0.0], [0.0, 1.0]], "reduced_preference_set": True}
+    done = submit(write(tmp_path / "r.json", result), tmp_path / "board")
+    assert json.loads(done.path.read_text())["result"]["agent"]["details"]["reduced_preference_set"] is True
 
 
 def test_exact_duplicate_is_refused_and_changes_nothing(env, tmp_path):
