@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export MORL_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: main test lint benchmark
+.PHONY: main test test-slow lint benchmark
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,8 +19,12 @@ main: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/env_step.py
+	$(PY) benchmarks/rl_step.py

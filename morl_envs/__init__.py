@@ -2,18 +2,20 @@
 
 >>> import gymnasium as gym, morl_envs
 >>> sorted(i for i in gym.registry if i.startswith("morl/"))[:3]
-['morl/Counsel-EmpathyFluency-v0', 'morl/Counsel-FluencyConciseness-v0', 'morl/Counsel-v0']
+['morl/Counsel-Choice-v0', 'morl/Counsel-EmpathyFluency-v0', 'morl/Counsel-FluencyConciseness-v0']
 """
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register
 
+from morl_envs.choice_env import ChoiceEnv
 from morl_envs.counsel_env import CounselEnv
 from morl_envs.spec import EvalSpec, preference_set
 from morl_envs.vector_env import CounselVectorEnv
 
-__all__ = ["CounselEnv", "CounselVectorEnv", "EvalSpec", "ENV_IDS", "RELATIONSHIP_VARIANTS", "preference_set"]
+__all__ = ["CHOICE_ENV_IDS", "ChoiceEnv", "CounselEnv", "CounselVectorEnv", "EvalSpec", "ENV_IDS",
+           "RELATIONSHIP_VARIANTS", "preference_set"]
 
 _ENTRY = "morl_envs.counsel_env:CounselEnv"
 _VECTOR_ENTRY = "morl_envs.vector_env:CounselVectorEnv"
@@ -36,3 +38,14 @@ RELATIONSHIP_VARIANTS = {
 
 for _id, _kwargs in ENV_IDS.items():
     register(id=_id, entry_point=_ENTRY, vector_entry_point=_VECTOR_ENTRY, kwargs=dict(_kwargs))
+
+#: id -> constructor kwargs of the choice environments (contextual bandits over fixed candidate replies, with known
+#: Pareto fronts; Box observations and Discrete actions for classic MORL agents). Kept apart from ENV_IDS, whose
+#: envs take text actions.
+CHOICE_ENV_IDS: dict[str, dict] = {
+    "morl/Counsel-Choice-v0": {"dataset": "counsel"},
+    "morl/PAIR-Choice-v0": {"dataset": "pair"},
+}
+
+for _id, _kwargs in CHOICE_ENV_IDS.items():
+    register(id=_id, entry_point="morl_envs.choice_env:ChoiceEnv", kwargs=dict(_kwargs))
