@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,3 +27,25 @@ def data_dir() -> Path:
     if found is None:
         pytest.skip("PAIR/EPITOME data not found: set MORL_DATA_DIR to the folder holding pair/ and epitome/")
     return found
+
+
+def point_data_env_at_shared_data(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
+                                  needs_data: str) -> None:
+    """Set MORL_DATA_DIR to the development data; tests whose id contains ``needs_data`` skip without it."""
+    found = find_data_dir()
+    if found is not None:
+        monkeypatch.setenv("MORL_DATA_DIR", str(found))
+    elif needs_data in request.node.name:
+        request.getfixturevalue("data_dir")  # skips with the reason
+
+
+def check_env_with_linear_reward(env) -> None:
+    """Gymnasium's ``check_env`` on the env scalarized by ``LinearReward`` with uniform weights (MO-Gymnasium's
+    registry test)."""
+    from gymnasium.utils.env_checker import check_env
+    from mo_gymnasium.wrappers import LinearReward
+
+    weights = np.full(env.unwrapped.reward_dim, 1.0 / env.unwrapped.reward_dim, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # check_env notes that the env is wrapped
+        check_env(LinearReward(env, weight=weights), skip_render_check=True)

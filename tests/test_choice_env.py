@@ -5,14 +5,11 @@ from __future__ import annotations
 import itertools
 import pickle
 import sys
-import warnings
 
 import gymnasium as gym
 import mo_gymnasium as mo_gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-from mo_gymnasium.wrappers import LinearReward
 
 import morl_envs
 from morl_envs.choice_env import (
@@ -27,7 +24,7 @@ from morl_envs.choice_env import (
     verify_reward_models,
 )
 from morl_envs.datasets import DataNotFoundError
-from tests.conftest import find_data_dir
+from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
 
 CHOICE_IDS = [pytest.param(i, marks=pytest.mark.slow) if "PAIR" in i else i for i in sorted(morl_envs.CHOICE_ENV_IDS)]
 
@@ -36,11 +33,7 @@ CHOICE_IDS = [pytest.param(i, marks=pytest.mark.slow) if "PAIR" in i else i for 
 def _data_env(monkeypatch, request):
     """PAIR's cases need the development data (skipped, saying why, without it); the first run scores PAIR's 2,544
     replies once on the CPU (minutes) and caches the table."""
-    found = find_data_dir()
-    if found is not None:
-        monkeypatch.setenv("MORL_DATA_DIR", str(found))
-    elif "PAIR-Choice" in request.node.name:
-        request.getfixturevalue("data_dir")  # skips with the reason
+    point_data_env_at_shared_data(monkeypatch, request, "PAIR-Choice")
 
 
 def make(env_id: str, **kwargs) -> gym.Env:
@@ -51,11 +44,7 @@ def make(env_id: str, **kwargs) -> gym.Env:
 
 @pytest.mark.parametrize("env_id", CHOICE_IDS)
 def test_check_env_on_linear_reward(env_id):
-    env = make(env_id)
-    weights = np.full(env.unwrapped.reward_dim, 1.0 / env.unwrapped.reward_dim, dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # check_env notes that the env is wrapped
-        check_env(LinearReward(env, weight=weights), skip_render_check=True)
+    check_env_with_linear_reward(make(env_id))
 
 
 @pytest.mark.parametrize("env_id", CHOICE_IDS)

@@ -9,13 +9,11 @@ import gymnasium as gym
 import mo_gymnasium as mo_gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
-from mo_gymnasium.wrappers import LinearReward
 from mo_gymnasium.wrappers.vector import MORecordEpisodeStatistics, MOSyncVectorEnv
 
 import morl_envs
 from morl_envs.datasets import DataNotFoundError
-from tests.conftest import find_data_dir
+from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
 
 ALL_IDS = sorted(morl_envs.ENV_IDS)
 REPLY = "It sounds like you feel torn: part of you wants to change, and part of you is afraid to let go."
@@ -24,11 +22,7 @@ REPLY = "It sounds like you feel torn: part of you wants to change, and part of 
 @pytest.fixture(autouse=True)
 def _data_env(monkeypatch, request):
     """Point MORL_DATA_DIR at the development data; PAIR's cases need it and skip (saying why) without it."""
-    found = find_data_dir()
-    if found is not None:
-        monkeypatch.setenv("MORL_DATA_DIR", str(found))
-    elif "PAIR-v0" in request.node.name:
-        request.getfixturevalue("data_dir")  # skips with the reason
+    point_data_env_at_shared_data(monkeypatch, request, "PAIR-v0")
 
 
 def make(env_id: str, **kwargs) -> gym.Env:
@@ -39,11 +33,7 @@ def make(env_id: str, **kwargs) -> gym.Env:
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
 def test_check_env_on_linear_reward(env_id):
-    env = make(env_id)
-    weights = np.full(env.unwrapped.reward_dim, 1.0 / env.unwrapped.reward_dim, dtype=np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # check_env notes that the env is wrapped
-        check_env(LinearReward(env, weight=weights), skip_render_check=True)
+    check_env_with_linear_reward(make(env_id))
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)

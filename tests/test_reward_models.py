@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import random
 
 import numpy as np
 import pytest
@@ -11,15 +10,11 @@ import torch
 
 import reward_models
 from reward_models.base import NonFiniteRewardError, RewardModel
+from reward_models.checks import fluency_shuffle_rate, reflection_ranking_accuracy
 
 PROMPT = "I know I should quit smoking but it's the only thing that calms me down."
 REFLECTION = "Smoking feels like the one reliable way to manage stress, even though part of you wants to stop."
 ADVICE = "You should buy nicotine patches and throw away your cigarettes today."
-
-
-def read_pair(data_dir):
-    with open(data_dir / "pair" / "pair.csv", encoding="utf-8", newline="") as handle:
-        return [row for row in csv.reader(handle) if row]
 
 
 @pytest.mark.parametrize("name", reward_models.available())
@@ -41,14 +36,8 @@ def test_batched_scores_equal_one_by_one(name):
 
 
 def test_reflection_ranks_complex_reflections_above_non_reflections_on_held_out_prompts(data_dir):
-    scorer = reward_models.load("reflection")
-    rows = read_pair(data_dir)
-    held = scorer.facts["held_out_prompts"]
-    assert len(held) >= 60
-    prompts = [rows[g][0] for g in held for _ in range(7)]
-    replies = [rows[g][c] for g in held for c in (1, 2, 4, 5, 6, 7, 8)]  # hq1, hq2, lq1..lq5
-    scores = scorer(prompts, replies).reshape(len(held), 7)
-    wins = (scores[:, :2, None] > scores[:, None, 2:]).mean()
+    assert len(reward_models.load("reflection").facts["held_out_prompts"]) >= 60
+    wins = reflection_ranking_accuracy(data_dir)
     assert wins >= 0.85, f"held-out ranking accuracy {wins:.3f} < 0.85"
 
 
@@ -65,22 +54,7 @@ def test_empathy_beats_majority_and_orders_levels(data_dir):
 
 
 def test_fluency_prefers_original_word_order(data_dir):
-    scorer = reward_models.load("fluency")
-    rows = read_pair(data_dir)
-    rng = random.Random(0)
-    prompts = [r[0] for r in rows]
-    originals = [r[1] for r in rows]  # one complex reflection per prompt: 318 replies
-
-    def shuffled(text):
-        words = text.split()
-        while len(words) > 1 and words == text.split():
-            rng.shuffle(words)
-        return " ".join(words)
-
-    original = scorer(prompts, originals)
-    scrambled = scorer(prompts, [shuffled(t) for t in originals])
-    multiword = np.array([len(t.split()) > 1 for t in originals])
-    rate = (original > scrambled)[multiword].mean()
+    rate = fluency_shuffle_rate(data_dir)
     assert rate >= 0.95, f"shuffled replies scored lower for only {rate:.3f} of PAIR replies"
 
 
