@@ -157,6 +157,27 @@ class CausalLMPolicy:
         with self.model.disable_adapter() if self.has_adapters else nullcontext():
             yield
 
+    @contextmanager
+    def merged(self) -> Iterator[None]:
+        """Inside this block the active adapters are merged into the base weights (W + B A * alpha / r), so
+        generation costs what the base model costs (no LoRA branch per linear layer). The base weights are copied
+        first and restored bit for bit on exit, so merging never drifts them (bf16 merges would). For inference
+        only: do not train or use :meth:`reference` inside it."""
+        if not self.has_adapters:
+            yield
+            return
+        from peft.tuners.lora import LoraLayer
+
+        layers = [m for m in self.model.modules() if isinstance(m, LoraLayer)]
+        saved = [m.get_base_layer().weight.detach().clone() for m in layers]
+        self.model.merge_adapter()
+        try:
+            yield
+        finally:
+            for layer, weight in zip(layers, saved):
+                layer.get_base_layer().weight.data.copy_(weight)
+                layer.merged_adapters.clear()
+
     # --- generation --------------------------------------------------------------------------------------------
     def _chat(self, prompt: str) -> str:
         messages = [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}]

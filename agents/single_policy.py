@@ -92,7 +92,8 @@ class ScalarizedAgent(Agent):
         index = self.nearest(preference)
         self.assignments[tuple(float(x) for x in np.asarray(preference))] = index
         policy.set_adapter(self._adapter_name(index))
-        return policy.respond(list(prompts), seed=seed, do_sample=True)
+        with policy.merged():
+            return policy.respond(list(prompts), seed=seed, do_sample=True)
 
     def training_costs(self) -> TrainingCosts:
         states = [s["run_state"] for s in self.summaries]

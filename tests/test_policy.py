@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from peft.tuners.lora import LoraLayer
 
 from agents.policy import SYSTEM_PROMPT, CausalLMPolicy
 
@@ -139,6 +140,26 @@ def test_adapters_save_and_load(policy, tmp_path):
     fresh = CausalLMPolicy(policy.path, device="cpu", max_new_tokens=12, temperature=1.0)
     fresh.load_adapter(tmp_path / "a", name="pref-0")
     assert fresh.respond(PROMPTS, seed=0) == expected
+
+
+def test_merged_adapters_give_the_same_logits_and_restore_the_base_weights(policy):
+    policy.add_lora()
+    with torch.no_grad():
+        for name, p in policy.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_()
+    policy.model.eval()  # no LoRA dropout, so merged and unmerged are the same function
+    base = {n: p.detach().clone() for n, p in policy.model.named_parameters() if "lora_" not in n}
+    batch = policy.encode(PROMPTS)
+    with torch.no_grad():
+        expected = policy.model(**batch).logits
+        with policy.merged():
+            merged = policy.model(**batch).logits
+            layers = [m for m in policy.model.modules() if isinstance(m, LoraLayer)]
+            assert layers and all(m.merged for m in layers)  # the LoRA branch is folded into the base weights
+        after = policy.model(**batch).logits
+    assert torch.allclose(merged, expected, atol=1e-4) and torch.equal(after, expected)  # float32 rounding
+    assert all(torch.equal(p, base[n]) for n, p in policy.model.named_parameters() if "lora_" not in n)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
