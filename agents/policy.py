@@ -211,7 +211,11 @@ class CausalLMPolicy:
         out = self.model.generate(**batch, max_new_tokens=self.max_new_tokens, do_sample=do_sample,
                                   temperature=temperature if do_sample else None, top_p=1.0, top_k=0,
                                   eos_token_id=self.eos_token_ids, pad_token_id=self.tokenizer.pad_token_id)
-        reply = out[:, batch["input_ids"].shape[1]:]  # (N, T)
+        return self.to_generation(batch, out[:, batch["input_ids"].shape[1]:])
+
+    def to_generation(self, batch: dict[str, torch.Tensor], reply: torch.Tensor) -> Generation:
+        """The :class:`Generation` of encoded prompts ``batch`` and generated tokens ``reply`` (N, T): the reply
+        mask ends at the first end-of-sequence token, texts are decoded without special tokens and stripped."""
         is_eos = torch.isin(reply, torch.tensor(self.eos_token_ids, device=reply.device))
         after_eos = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # strictly after the first EOS
         texts = self.tokenizer.batch_decode(reply, skip_special_tokens=True)
