@@ -26,9 +26,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["COMMANDS", "add_commands", "run", "build_agent"]
 
 COMMANDS = ("train",)
+#: ``--agent`` values built on linear k-SCST runs: the Pareto-set and meta-policy agents of ``agents.meta_policy``
+EXPERT_AGENTS = ("emorl", "rewarded-soups")
+GRID_AGENTS = ("weight-grid",)
 #: TrainConfig fields that have their own flag (or are set from one)
 _OWN_FLAGS = ("env_id", "env_kwargs", "scalarizer", "preference", "scalarizer_kwargs", "seed", "max_steps",
               "out_dir", "resume", "policy")
@@ -52,7 +57,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a single-policy agent (k-SCST with LoRA) and summarise it",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="registered environment id")
-    p.add_argument("--agent", required=True, choices=SCALARIZERS, help="scalarizer of the per-objective advantages")
+    p.add_argument("--agent", required=True, choices=SCALARIZERS + EXPERT_AGENTS + GRID_AGENTS,
+                   help="a scalarizer of the per-objective advantages (single policy); weight-grid: linear over every "
+                        "preference of the evaluation set (multi-policy); emorl / rewarded-soups: one linear expert "
+                        "per objective, combined at inference")
+    p.add_argument("--aggregation", choices=("hidden", "logit", "parameter"), default="hidden",
+                   help="emorl: how the experts are combined (default: hidden states)")
+    p.add_argument("--gate-prompts", type=int, default=0,
+                   help="emorl: fit the contextual-bandit gate on this many training prompts (0: no gate)")
+    p.add_argument("--search-prompts", type=int, default=0,
+                   help="emorl / rewarded-soups: grid-search each preference's mixture on this many validation "
+                        "prompts (0: the identity map, expert i weighted by w_i)")
+    p.add_argument("--search-rounds", type=int, default=2, help="rounds of the hierarchical grid search (EMORL: 5)")
     p.add_argument("--preference", type=float, nargs="+", action="append", metavar="W",
                    help="a preference, one weight per objective, summing to 1 (repeat for several policies)")
     p.add_argument("--all-preferences", action="store_true",
@@ -101,7 +117,10 @@ def build_agent(args: argparse.Namespace) -> Any:
     if args.out is not None:
         train["out_dir"] = str(args.out)
     env_kwargs = {"objectives": tuple(args.objectives)} if args.objectives else {}
-    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=args.agent, seed=args.seed,
+    scalarizer = "linear" if args.agent in EXPERT_AGENTS + GRID_AGENTS else args.agent
+    if args.agent in EXPERT_AGENTS and args.out is None:
+        train["out_dir"] = f"runs/{args.env.replace('/', '-')}/experts-seed{args.seed}"
+    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=scalarizer, seed=args.seed,
                          resume=args.resume, scalarizer_kwargs=_options(args.scalarizer_option),
                          policy=PolicyConfig(**picked), **train)
     if args.preference and args.all_preferences:
@@ -109,6 +128,9 @@ def build_agent(args: argparse.Namespace) -> Any:
     if args.all_preferences and args.agent in ("pama", "mgda"):
         raise ValueError(f"--all-preferences does not apply to --agent {args.agent}, which trains one policy for every "
                          f"preference; got both")
+    if args.agent in EXPERT_AGENTS + GRID_AGENTS and (args.preference or args.all_preferences):
+        raise ValueError(f"--preference and --all-preferences do not apply to --agent {args.agent}, which sets its "
+                         f"own trained preferences; got one of them")
     preferences = args.preference
     if preferences is None and args.agent not in ("pama", "mgda"):
         from agents.rl import make_env
@@ -118,7 +140,49 @@ def build_agent(args: argparse.Namespace) -> Any:
         env.close()
         n = len(spec.objectives)
         preferences = [list(w) for w in spec.preferences] if args.all_preferences else [[1.0 / n] * n]
-    return ScalarizedAgent(config, preferences, name=args.name)
+        if args.agent in GRID_AGENTS:
+            preferences = [list(w) for w in spec.preferences]
+        elif args.agent in EXPERT_AGENTS:
+            preferences = np.eye(n).tolist()  # one expert per objective
+    family = "multi-policy" if args.agent in GRID_AGENTS else "single-policy"
+    name = args.name or (args.agent if args.agent in GRID_AGENTS else None)
+    return ScalarizedAgent(config, preferences, name="experts" if args.agent in EXPERT_AGENTS else name,
+                           family=family)
+
+
+def build_meta_agent(args: argparse.Namespace, experts: Any) -> Any:
+    """The :class:`~agents.meta_policy.MetaPolicyAgent` of ``--agent emorl | rewarded-soups`` on trained
+    ``experts``, with its gate fitted (``--gate-prompts``) or its mixtures searched (``--search-prompts``)."""
+    from agents.meta_policy import GatedMixture, MetaPolicyAgent, fit_gate, search_mixtures
+    from agents.rl import make_env
+
+    aggregation = "soup" if args.agent == "rewarded-soups" else args.aggregation
+    for flag in ("gate_prompts", "search_prompts", "search_rounds"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0; got {getattr(args, flag)}")
+    if args.gate_prompts and (args.search_prompts or args.agent != "emorl"):
+        raise ValueError(f"--gate-prompts applies to --agent emorl without --search-prompts; got --agent "
+                         f"{args.agent} with --search-prompts {args.search_prompts}")
+    env = make_env(experts.config)
+    base, n = env.unwrapped, len(experts.trained_preferences)
+    gate = GatedMixture(n, n, seed=args.seed) if args.gate_prompts else None
+    agent = MetaPolicyAgent(experts, aggregation, gate=gate, name=args.name)
+    prefs = np.asarray(base.eval_spec.preferences, dtype=np.float64)
+    if gate is not None:
+        prompts = [p.text for p in base.prompt_set.split("train")][: args.gate_prompts]
+        report = agent.bandit_report = fit_gate(agent, prompts, prefs, base.reward_models, seed=args.seed)
+        print(f"gate: {report.gate_reward:.4f} mean w.r over {len(report.regret_curve)} rounds; best fixed mixture "
+              f"{report.best_fixed_reward:.4f} (arm {report.best_fixed_arm}), best per preference "
+              f"{report.best_per_preference_reward:.4f}, oracle {report.oracle_reward:.4f}; regret vs best fixed "
+              f"{report.regret:.2f}")
+    if args.search_prompts:
+        prompts = [p.text for p in base.prompt_set.split("validation")][: args.search_prompts]
+        agent.mixtures, agent.search_samples = search_mixtures(agent, prompts, prefs, base.reward_models,
+                                                               args.seed, args.search_rounds)
+        print(f"mixture search: {agent.search_samples} replies scored; mixtures "
+              f"{np.round(agent.mixtures.mixtures, 3).tolist()}")
+    env.close()
+    return agent
 
 
 def summary_rewards(agent: Any, seed: int, max_prompts: int | None) -> tuple[list[str], dict[str, Any]]:
@@ -183,6 +247,8 @@ def _train(args: argparse.Namespace) -> int:
           f"{agent.config.out_dir}", flush=True)
     states = agent.train(progress=True)
     _print_summary(agent, states, args)
+    if args.agent in EXPERT_AGENTS:
+        agent = build_meta_agent(args, agent)
     if args.result is not None:
         _write_result(agent, args)
     return 0

@@ -57,10 +57,11 @@ class ScalarizedAgent(Agent):
     ``preferences``: (m, n) trained preferences; None means the evaluation set of ``config.env_id`` (all of it:
     the full MORLHF front), or, for PAMA and MGDA, a single preference-free run. Runs go to
     ``<config.out_dir>/pref-XX``; :meth:`train` trains them in turn, :meth:`load` reads a trained agent back.
+    ``family="multi-policy"`` labels the full grid of preferences as the Pareto-set baseline ``weight-grid``.
     """
 
     def __init__(self, config: TrainConfig, preferences: npt.ArrayLike | None = None, name: str | None = None,
-                 eval_preferences: npt.ArrayLike | None = None) -> None:
+                 eval_preferences: npt.ArrayLike | None = None, family: str = "single-policy") -> None:
         if config.preference is not None:
             raise ValueError(f"`config.preference` must be None for ScalarizedAgent: pass the trained preferences "
                              f"as `preferences`; got {config.preference}")
@@ -68,7 +69,9 @@ class ScalarizedAgent(Agent):
         self.trained_preferences = None if preferences is None else _check_preferences(preferences,
                                                                                          config.scalarizer)
         self._eval_preferences = None if eval_preferences is None else np.asarray(eval_preferences, np.float64)
-        self._name = name or config.scalarizer
+        if family not in ("single-policy", "multi-policy"):
+            raise ValueError(f"`family` must be 'single-policy' or 'multi-policy' (the weight grid); got {family!r}")
+        self._name, self._family = name or config.scalarizer, family
         self._policy: Any = None
         self._summaries: list[dict] = []
         self.assignments: dict[tuple[float, ...], int] = {}  # evaluated preference -> trained run used
@@ -80,7 +83,7 @@ class ScalarizedAgent(Agent):
 
     @property
     def family(self) -> str:
-        return "single-policy"
+        return self._family
 
     @property
     def preference_independent(self) -> bool:  # type: ignore[override]
@@ -142,7 +145,7 @@ class ScalarizedAgent(Agent):
     def _write_manifest(self) -> None:
         out = Path(self.config.out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        manifest = {"name": self.name, "config": dataclasses.asdict(self.config),
+        manifest = {"name": self.name, "family": self.family, "config": dataclasses.asdict(self.config),
                     "trained_preferences": None if self.trained_preferences is None
                     else self.trained_preferences.tolist()}
         (out / "agent.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -159,7 +162,8 @@ class ScalarizedAgent(Agent):
 
         config = TrainConfig(**{**raw, "policy": PolicyConfig(**raw["policy"]), "out_dir": str(out_dir),
                                 "resume": False})
-        return cls(config, manifest["trained_preferences"], name or manifest["name"])
+        return cls(config, manifest["trained_preferences"], name or manifest["name"],
+                   family=manifest.get("family", "single-policy"))
 
     @property
     def summaries(self) -> list[dict]:
