@@ -73,22 +73,39 @@ def mix_probs(logits: torch.Tensor, mixture: torch.Tensor, aggregation: str,
 
 
 def expert_step(policy: CausalLMPolicy, names: list[str], input_ids: torch.Tensor, mask: torch.Tensor,
-                positions: torch.Tensor, cache: object | None) -> tuple[torch.Tensor, object]:
-    """One batched forward pass of every expert: rows ``e * N + b`` carry expert ``names[e]``'s adapters.
-    Returns the last position's logits (E, N, V) in float32 and the updated KV cache."""
-    rows = [name for name in names for _ in range(input_ids.shape[0] // len(names))]
-    out = policy.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True, adapter_names=rows, logits_to_keep=1)
-    logits = out.logits[:, -1].float()  # (E * N, V)
-    return logits.view(len(names), -1, logits.shape[-1]), out.past_key_values
+                positions: torch.Tensor, cache: object | None, batched: bool = True) -> tuple[torch.Tensor, object]:
+    """One forward pass of every expert on its rows ``e * N + b`` (expert ``names[e]``'s adapters). Returns the
+    last position's logits (E, N, V) in float32 and the updated KV cache.
+
+    ``batched``: all rows in one mixed-adapter forward (one KV cache); otherwise the experts run one after another,
+    each with its adapters active and its own cache (a list of caches): the baseline of ``benchmarks/moe_decode.py``.
+    """
+    n = input_ids.shape[0] // len(names)
+    if batched:
+        out = policy.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                           use_cache=True, adapter_names=[name for name in names for _ in range(n)],
+                           logits_to_keep=1)
+        logits = out.logits[:, -1].float()  # (E * N, V)
+        return logits.view(len(names), n, logits.shape[-1]), out.past_key_values
+    caches = list(cache) if cache is not None else [None] * len(names)
+    logits = []
+    for e, name in enumerate(names):
+        policy.model.set_adapter(name)
+        rows = slice(e * n, (e + 1) * n)
+        out = policy.model(input_ids=input_ids[rows], attention_mask=mask[rows], position_ids=positions[rows],
+                           past_key_values=caches[e], use_cache=True, logits_to_keep=1)
+        logits.append(out.logits[:, -1].float())
+        caches[e] = out.past_key_values
+    return torch.stack(logits), caches
 
 
 @torch.no_grad()
 def mixture_generate(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.ArrayLike, prompts: list[str],
-                     aggregation: str = "hidden", do_sample: bool = True,
-                     temperature: float | None = None) -> Generation:
+                     aggregation: str = "hidden", do_sample: bool = True, temperature: float | None = None,
+                     batched: bool = True) -> Generation:
     """Replies to ``prompts`` decoded token by token from the ``hidden`` or ``logit`` mixture of the adapters named
-    ``experts``, all non-zero experts in one batched forward per token, sampling from torch's global RNG."""
+    ``experts``, all non-zero experts in one batched forward per token (``batched=False``: one after another),
+    sampling from torch's global RNG."""
     from transformers import DynamicCache
 
     if aggregation not in ("hidden", "logit"):
@@ -103,7 +120,8 @@ def mixture_generate(policy: CausalLMPolicy, experts: Sequence[str], mixture: np
     n, e = len(prompts), len(names)
     mask = batch["attention_mask"].repeat(e, 1)  # (E N, P)
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    logits, cache = expert_step(policy, names, batch["input_ids"].repeat(e, 1), mask, positions, DynamicCache())
+    cache = DynamicCache() if batched else [DynamicCache() for _ in names]
+    logits, cache = expert_step(policy, names, batch["input_ids"].repeat(e, 1), mask, positions, cache, batched)
     eos = torch.tensor(policy.eos_token_ids, device=policy.device)
     pad = policy.tokenizer.pad_token_id
     done = torch.zeros(n, dtype=torch.bool, device=policy.device)
@@ -118,7 +136,7 @@ def mixture_generate(policy: CausalLMPolicy, experts: Sequence[str], mixture: np
             break
         mask = torch.cat([mask, mask.new_ones(e * n, 1)], dim=1)
         positions = positions[:, -1:] + 1
-        logits, cache = expert_step(policy, names, nxt.repeat(e)[:, None], mask, positions, cache)
+        logits, cache = expert_step(policy, names, nxt.repeat(e)[:, None], mask, positions, cache, batched)
     return policy.to_generation(batch, torch.stack(tokens, dim=1))
 
 

@@ -53,6 +53,14 @@ def test_batched_expert_forward_equals_experts_one_by_one(experts_policy):
     assert not torch.allclose(logits[0], logits[1], atol=1e-2)  # the experts differ
 
 
+@pytest.mark.parametrize("aggregation", ["hidden", "logit"])
+def test_batched_decoding_equals_experts_one_after_another(experts_policy, aggregation):
+    m = [0.2, 0.5, 0.3]
+    batched = mixture_generate(experts_policy, EXPERTS, m, PROMPTS, aggregation, do_sample=False)
+    sequential = mixture_generate(experts_policy, EXPERTS, m, PROMPTS, aggregation, do_sample=False, batched=False)
+    assert torch.equal(batched.reply_ids, sequential.reply_ids) and batched.texts == sequential.texts
+
+
 def test_hidden_state_mixing_is_the_head_on_the_mixed_hidden_state(experts_policy):
     policy, m = experts_policy, torch.tensor([0.2, 0.5, 0.3])
     batch = policy.encode(PROMPTS)
