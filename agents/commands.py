@@ -61,6 +61,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="a scalarizer of the per-objective advantages (single policy); weight-grid: linear over every "
                         "preference of the evaluation set (multi-policy); emorl / rewarded-soups: one linear expert "
                         "per objective, combined at inference")
+    p.add_argument("--expert-scalarizer", choices=("linear", "mgda-anchor"), default="linear",
+                   help="emorl / rewarded-soups: how each expert is trained: linear at its one-hot preference, or "
+                        "mgda-anchor (MGDA between its objective and the mean of the others)")
     p.add_argument("--aggregation", choices=("hidden", "logit", "parameter"), default="hidden",
                    help="emorl: how the experts are combined (default: hidden states)")
     p.add_argument("--gate-prompts", type=int, default=0,
@@ -117,7 +120,8 @@ def build_agent(args: argparse.Namespace) -> Any:
     if args.out is not None:
         train["out_dir"] = str(args.out)
     env_kwargs = {"objectives": tuple(args.objectives)} if args.objectives else {}
-    scalarizer = "linear" if args.agent in EXPERT_AGENTS + GRID_AGENTS else args.agent
+    scalarizer = {**dict.fromkeys(EXPERT_AGENTS, args.expert_scalarizer), **dict.fromkeys(GRID_AGENTS, "linear")}.get(
+        args.agent, args.agent)
     if args.agent in EXPERT_AGENTS and args.out is None:
         train["out_dir"] = f"runs/{args.env.replace('/', '-')}/experts-seed{args.seed}"
     config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=scalarizer, seed=args.seed,

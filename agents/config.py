@@ -23,7 +23,7 @@ from typing import Any
 __all__ = ["SCALARIZERS", "KL_ESTIMATORS", "PolicyConfig", "TrainConfig", "help_of"]
 
 #: scalarizer names accepted by ``agents.scalarizers.make_scalarizer``
-SCALARIZERS = ("linear", "chebyshev", "dynaopt", "pama", "mgda")
+SCALARIZERS = ("linear", "chebyshev", "dynaopt", "pama", "mgda", "mgda-anchor")
 #: per-token KL estimators (Schulman, "Approximating KL Divergence", 2020)
 KL_ESTIMATORS = ("k1", "k3")
 

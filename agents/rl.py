@@ -178,9 +178,9 @@ def update(policy: CausalLMPolicy, optimizer: torch.optim.Optimizer, scalarizer:
     Replies are processed in chunks of ``micro_batch_size`` with gradient accumulation.
     """
     advantages = leave_one_out(rewards)  # (B, k, n)
-    n_rows, n_obj = gen.reply_ids.shape[0], rewards.shape[-1]
+    n_rows = gen.reply_ids.shape[0]
     if scalarizer.uses_gradients:
-        adv = advantages.reshape(n_rows, n_obj).T  # (n, N): one row per objective (one objective: c = 1)
+        adv = scalarizer.gradient_rows(advantages)  # (m, N): one row per loss (one row: c = 1)
     else:
         adv = scalarizer.combine(rewards, advantages).reshape(1, n_rows).to(rewards)  # (1, N)
     adv = adv.detach()

@@ -344,6 +344,12 @@ class MGDAScalarizer(Scalarizer):
                         "backpropagate one loss per objective (from advantages[..., i]) and combine the gradients "
                         "with `scalarizer.coefficients(grads)`")
 
+    def gradient_rows(self, advantages: torch.Tensor) -> torch.Tensor:
+        """One advantage row per loss whose gradient enters the min-norm combination: (n, N), one per objective
+        (rows of the (B, k, n) advantages flattened as b * k + j)."""
+        n_rows = advantages.shape[0] * advantages.shape[1]
+        return advantages.reshape(n_rows, -1).T
+
     def coefficients(self, grads: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         """Min-norm coefficients (n,) of the per-objective gradients (list of n tensors or an (n, d) tensor)."""
         n = grads.shape[0] if isinstance(grads, torch.Tensor) else len(grads)
@@ -356,11 +362,50 @@ class MGDAScalarizer(Scalarizer):
         return c
 
 
+class AnchoredMGDAScalarizer(MGDAScalarizer):
+    """MGDA between a preference and "the rest": the lower-level expert of the seed paper's open question 1
+    (Kong et al., 2025, arXiv 2509.21613): an expert for objective i that keeps the other objectives up.
+
+    The two directions are the preference w (for an expert, the one-hot e_i) and the uniform weights over the
+    objectives w leaves out (all objectives when it leaves none out). Each direction gives one policy-gradient loss
+    from ``advantages @ direction``; the two gradients are combined by the exact two-objective min-norm solution, so
+    the step never trades the rest away for w when a common descent direction exists. ``weights()`` reports the
+    effective objective weights ``c_0 w + c_1 rest``.
+
+    >>> AnchoredMGDAScalarizer([1.0, 0.0, 0.0]).directions.tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]]
+    """
+
+    name = "mgda-anchor"
+
+    def __init__(self, preference: Sequence[float] | np.ndarray, iters: int = 250, tol: float = 1e-10) -> None:
+        w = check_preference(preference, None)
+        super().__init__(len(w), iters, tol)
+        left_out = (w == 0).astype(np.float64)
+        rest = left_out / left_out.sum() if left_out.any() else np.full(len(w), 1.0 / len(w))
+        self.directions = torch.tensor(np.stack([w, rest]))  # (2, n)
+        self._weights = w.copy()
+
+    def gradient_rows(self, advantages: torch.Tensor) -> torch.Tensor:
+        n_rows = advantages.shape[0] * advantages.shape[1]
+        return (advantages.reshape(n_rows, -1) @ self.directions.to(advantages).T).T  # (2, N)
+
+    def coefficients(self, grads: Sequence[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """Min-norm coefficients (2,) of the gradients of the preference's loss and of the rest's loss."""
+        n = grads.shape[0] if isinstance(grads, torch.Tensor) else len(grads)
+        if n != 2:
+            raise ValueError(f"`grads` must hold 2 gradients (the preference's and the rest's); got {n}")
+        c = min_norm_coefficients(grads, iters=self.iters, tol=self.tol)
+        self._weights = (c.detach().cpu().double() @ self.directions.double()).numpy().copy()
+        return c
+
+
 #: name -> class, the registry of :func:`make_scalarizer`.
 SCALARIZERS: dict[str, type[Scalarizer]] = {cls.name: cls for cls in (
-    LinearScalarizer, ChebyshevScalarizer, DynaOptScalarizer, PAMAScalarizer, MGDAScalarizer)}
+    LinearScalarizer, ChebyshevScalarizer, DynaOptScalarizer, PAMAScalarizer, MGDAScalarizer,
+    AnchoredMGDAScalarizer)}
 _OPTIONS = {"linear": (), "chebyshev": ("ideal",), "dynaopt": ("gamma", "step", "seed", "reward_scale"),
-            "pama": (), "mgda": ("iters", "tol")}
+            "pama": (), "mgda": ("iters", "tol"), "mgda-anchor": ("iters", "tol")}
 
 
 def make_scalarizer(name: str, n_objectives: int, preference: Sequence[float] | np.ndarray | None = None,
@@ -395,4 +440,6 @@ def make_scalarizer(name: str, n_objectives: int, preference: Sequence[float] | 
         return ChebyshevScalarizer(uniform if w is None else w, **kw)
     if name == "dynaopt":
         return DynaOptScalarizer(n, initial_weights=w, **kw)
+    if name == "mgda-anchor":
+        return AnchoredMGDAScalarizer(uniform if w is None else w, **kw)
     return SCALARIZERS[name](n, **kw)

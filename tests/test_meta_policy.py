@@ -130,3 +130,14 @@ def test_bad_input(tiny_lm, trained_experts, capsys):
         MetaPolicyAgent(grid)
     with pytest.raises(ValueError, match="`aggregation` must be one of"):
         MetaPolicyAgent(ScalarizedAgent.load(trained_experts), "mean")
+
+
+def test_mgda_anchored_experts_train_and_log_their_effective_weights(tiny_lm, tmp_path):
+    args = _parser().parse_args(_argv(tiny_lm, tmp_path, "--agent", "emorl", "--expert-scalarizer", "mgda-anchor"))
+    experts = commands.build_agent(args)
+    assert experts.config.scalarizer == "mgda-anchor" and np.array_equal(experts.trained_preferences, np.eye(2))
+    states = experts.train()
+    assert [s.step for s in states] == [1, 1]
+    for folder in experts.run_dirs:  # c_0 e_i + c_1 (the rest): the expert's own objective keeps weight >= 0
+        weights = json.loads((folder / "summary.json").read_text())["scalarizer"]["weights"]
+        assert np.isclose(sum(weights), 1.0) and min(weights) >= 0

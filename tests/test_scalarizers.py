@@ -241,7 +241,7 @@ def test_dynaopt_state_dict_round_trip_resumes_identically():
 def test_only_dynaopt_adapts_on_validation():
     for name, cls in SCALARIZERS.items():
         assert cls.adapts_on_validation == (name == "dynaopt") == hasattr(cls, "update")
-        assert cls.uses_gradients == (name == "mgda")
+        assert cls.uses_gradients == name.startswith("mgda")
 
 
 # ---------------------------------------------------------------- registry and state
@@ -253,7 +253,8 @@ def test_every_scalarizer_builds_combines_and_round_trips(name):
     assert scalarizer.name == name and scalarizer.n_objectives == 3
     rewards, advantages = random_batch(1)
     if scalarizer.uses_gradients:
-        scalarizer.coefficients(torch.randn(3, 10, generator=torch.Generator().manual_seed(0)))
+        rows = len(scalarizer.gradient_rows(advantages))  # 3 objectives, or 2 losses for the anchored variant
+        scalarizer.coefficients(torch.randn(rows, 10, generator=torch.Generator().manual_seed(0)))
     else:
         out = scalarizer.combine(rewards, advantages)
         assert out.shape == (4, 3) and out.dtype == advantages.dtype and torch.isfinite(out).all()
@@ -335,3 +336,18 @@ def test_bad_batch_shapes(name):
 def test_dynaopt_rejects_a_bad_validation_vector():
     with pytest.raises(ValueError, match=r"`validation_rewards` must be 3 finite numbers, .* got \[0.5, 0.5\]"):
         DynaOptScalarizer(3).update(np.array([0.5, 0.5]))
+
+
+def test_anchored_mgda_rows_and_weights_by_hand():
+    from agents.scalarizers import AnchoredMGDAScalarizer
+
+    scalarizer = make_scalarizer("mgda-anchor", 3, preference=[1.0, 0.0, 0.0])
+    assert isinstance(scalarizer, AnchoredMGDAScalarizer) and scalarizer.uses_gradients
+    advantages = torch.tensor([[[1.0, 2.0, 4.0], [-1.0, 0.0, 2.0]]])  # (B=1, k=2, n=3)
+    assert scalarizer.gradient_rows(advantages).tolist() == [[1.0, -1.0], [3.0, 1.0]]  # A_0 and (A_1 + A_2) / 2
+    # orthogonal gradients of norms 1 and 2: min ||c g1 + (1 - c) g2||^2 = c^2 + 4 (1 - c)^2 at c = 0.8
+    c = scalarizer.coefficients([torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])])
+    assert torch.allclose(c, torch.tensor([0.8, 0.2]))
+    assert np.allclose(scalarizer.weights(), [0.8, 0.1, 0.1])
+    with pytest.raises(ValueError, match="`grads` must hold 2 gradients"):
+        scalarizer.coefficients([torch.ones(2)] * 3)
