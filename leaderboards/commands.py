@@ -1,6 +1,7 @@
 """The leaderboard's ``morl-bench`` sub-commands.
 
     morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
+    morl-bench evaluate --agent random --env morl/Counsel-Choice-v0 [--seeds 0 1 2] --out RESULT.json
     morl-bench submit RESULT.json [--board-dir DIR]
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]
@@ -19,7 +20,8 @@ __all__ = ["COMMANDS", "AGENTS", "add_commands", "run"]
 
 COMMANDS = ("evaluate", "submit", "leaderboard", "report")
 #: ``--agent`` name -> what it builds
-AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent)"}
+AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent; text environments)",
+          "random": "uniformly random candidate picks (leaderboards.choice.RandomChoiceAgent; choice environments)"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -47,13 +49,13 @@ def _check_env(env_id: str) -> None:
     import morl_envs
     from reward_models.base import did_you_mean
 
-    if env_id not in morl_envs.ENV_IDS:
-        raise ValueError(f"--env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
-                         f"{did_you_mean(env_id, list(morl_envs.ENV_IDS))}")
+    ids = [*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS]
+    if env_id not in ids:
+        raise ValueError(f"--env must be a registered id {sorted(ids)}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from leaderboards.protocol import DefaultPolicyAgent, evaluate
+    import morl_envs
     from leaderboards.submission import write_atomic
 
     _check_env(args.env)
@@ -61,12 +63,34 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must be a file path; got the folder {str(args.out)!r}")
     if not args.out.parent.is_dir():
         raise ValueError(f"--out must be in an existing folder; got {str(args.out)!r}")
-    result = evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
+    choice = args.env in morl_envs.CHOICE_ENV_IDS
+    if args.agent != ("random" if choice else "default"):
+        raise ValueError(f"--agent must be {'random' if choice else 'default'} for the "
+                         f"{'choice' if choice else 'text'} environment {args.env!r}; got {args.agent!r}")
+    if choice and args.max_prompts is not None:
+        raise ValueError(f"--max-prompts applies to text environments only (a choice env's rewards are a table "
+                         f"look-up); got {args.max_prompts}")
+    result = _evaluate_choice(args) if choice else _evaluate_text(args)
     write_atomic(args.out, json.dumps(result, indent=1, allow_nan=False) + "\n")
     print(f"wrote {args.out}")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
     return 0
+
+
+def _evaluate_text(args: argparse.Namespace) -> dict:
+    from leaderboards.protocol import DefaultPolicyAgent, evaluate
+
+    return evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
+
+
+def _evaluate_choice(args: argparse.Namespace) -> dict:
+    import gymnasium as gym
+
+    from leaderboards.choice import RandomChoiceAgent, evaluate_choice
+
+    n_actions = int(gym.make(args.env).action_space.n)
+    return evaluate_choice(RandomChoiceAgent(n_actions), args.env, seeds=args.seeds)
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -82,7 +106,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from leaderboards.board import boarded_envs, table
+    from leaderboards.board import board_columns, boarded_envs, table
     from leaderboards.render import markdown_table, write_html
 
     if args.env is not None:
@@ -93,7 +117,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     for env_id in env_ids:
         rows = table(env_id, args.board_dir)
         print(f"## {env_id}\n")
-        print(markdown_table(rows) if rows else "no entries yet\n")
+        print(markdown_table(rows, board_columns(env_id)) if rows else "no entries yet\n")
     if args.html is not None:
         for path in write_html(args.html, args.board_dir, env_ids):
             print(f"wrote {path}")
