@@ -44,7 +44,7 @@ from leaderboards.protocol import (
 )
 from leaderboards.submission import compute_metrics, known_fronts
 
-__all__ = ["ChoiceAgent", "RandomChoiceAgent", "evaluate_choice", "TIMING_REPEATS"]
+__all__ = ["ChoiceAgent", "RandomChoiceAgent", "evaluate_choice", "hypervolume_fraction", "TIMING_REPEATS"]
 
 TIMING_REPEATS = 5  # the per-action time is the fastest of this many passes over the test observations
 
@@ -151,3 +151,17 @@ def _time_actions(agent: ChoiceAgent, observations: np.ndarray, seed: int, d: in
         agent.act(observations.copy(), uniform.copy(), seed)
         best = min(best, time.perf_counter() - start)
     return max(best, 1e-9) / len(observations)
+
+
+def hypervolume_fraction(result: dict) -> float:
+    """A choice result's mean hypervolume over the hypervolume of its environment's known test front (from the
+    eval spec's reference point): 1.0 is the per-prompt oracle front, which no 15 policies reach exactly."""
+    from leaderboards.indicators import hypervolume
+
+    env = _make_env(result["env_id"], {}, choice=True)
+    try:
+        base = env.unwrapped
+        known = hypervolume(base.pareto_front(base.eval_spec.test_split), result["reference_point"])
+    finally:
+        env.close()
+    return compute_metrics(result)["hv_mean"] / known

@@ -12,11 +12,10 @@ Errors print ``error: <message>`` to stderr and exit with status 2, changing not
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-__all__ = ["COMMANDS", "AGENTS", "add_commands", "run"]
+__all__ = ["COMMANDS", "AGENTS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
 COMMANDS = ("evaluate", "submit", "leaderboard", "report")
 #: ``--agent`` name -> what it builds
@@ -56,7 +55,7 @@ def _check_env(env_id: str) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     import morl_envs
-    from leaderboards.submission import write_atomic
+    from leaderboards.submission import write_result
 
     _check_env(args.env)
     if args.out.exists() and args.out.is_dir():
@@ -71,7 +70,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-prompts applies to text environments only (a choice env's rewards are a table "
                          f"look-up); got {args.max_prompts}")
     result = _evaluate_choice(args) if choice else _evaluate_text(args)
-    write_atomic(args.out, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    write_result(result, args.out)
     print(f"wrote {args.out}")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
@@ -145,3 +144,31 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, OSError) as exc:  # SubmissionError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+# ---- for training scripts (examples/*.py): hand the trained agent's result to the board --------------------------
+
+def parse_with_result_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Add ``--eval-seeds``, ``--out`` and ``--submit`` to a training script's ``parser`` and parse ``argv``;
+    ``--submit`` without ``--out`` is refused here, before any training."""
+    parser.add_argument("--eval-seeds", type=int, nargs="+", default=[0, 1, 2], help="leaderboard evaluation seeds")
+    parser.add_argument("--out", type=Path, default=None, help="write the leaderboard result JSON here")
+    parser.add_argument("--submit", action="store_true",
+                        help="also submit the result to the board (leaderboards/entries), as `morl-bench submit`")
+    args = parser.parse_args(argv)
+    if args.submit and args.out is None:
+        parser.error("--submit needs --out (the result file that is submitted)")
+    return args
+
+
+def save_result(result: dict, args: argparse.Namespace) -> None:
+    """Write ``result`` to ``args.out`` (when set) and, with ``args.submit``, submit it to the default board."""
+    from leaderboards.submission import submit, write_result
+
+    if args.out is not None:
+        print(f"wrote {write_result(result, args.out)}")
+    if args.submit:
+        done = submit(args.out)
+        for line in done.disagreements:
+            print(f"warning: {line}", file=sys.stderr)
+        print(f"stored {done.path}")

@@ -38,7 +38,7 @@ from leaderboards.pareto import pareto_front
 
 __all__ = ["SCHEMA_VERSION", "FAMILIES", "METRIC_KEYS", "SubmissionError", "Submission", "KnownFronts", "read_result",
            "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "env_slug",
-           "default_board_dir", "submit"]
+           "default_board_dir", "write_result", "submit"]
 
 SCHEMA_VERSION = 1
 FAMILIES = ("single-policy", "multi-policy", "meta-policy")
@@ -393,6 +393,14 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_result(result: dict, path: str | os.PathLike) -> Path:
+    """Write a result as the JSON ``submit`` reads (atomically); ``path``'s folder must exist."""
+    path = Path(path)
+    _fail(path.parent.is_dir() and not path.is_dir(), "path", "must be a file path in an existing folder", str(path))
+    write_atomic(path, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    return path
 
 
 def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
