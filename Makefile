@@ -3,9 +3,10 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+EXTRAS_STAMP := $(VENV)/.installed-morl
 export MORL_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: main test test-slow lint benchmark
+.PHONY: main test test-slow test-extras lint benchmark
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +27,16 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+# The optional `morl` extra (morl-baselines, for examples/morl_baselines_choice.py) and its tests. pycddlib builds
+# from source against libgmp-dev (Debian's package; .ci/run installs it). `make test` works without the extra: those
+# tests skip there.
+$(EXTRAS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,morl]"
+	touch $(EXTRAS_STAMP)
+
+test-extras: $(EXTRAS_STAMP)
+	$(PY) -m pytest tests/test_morl_baselines_choice.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """stable-baselines3 PPO on ``morl/Counsel-Choice-v0``, one run per preference, forming a Pareto front.
 
     OMP_NUM_THREADS=1 python examples/sb3_ppo_choice.py [--timesteps 4096] [--seed 0] [--train-split test]
+        [--out RESULT.json [--submit]]
 
 Each preference ``w`` trains one PPO agent on the scalarised env ``mo_gymnasium.wrappers.LinearReward(env, w)``
 (the classic "outer loop" way of getting a front from a single-objective learner). Every trained policy is then
@@ -16,24 +17,31 @@ preference reach about 0.83 of the known front's hypervolume in about 25 s on on
 generalisation protocol): the agents train on the training prompts and meet the test prompts only at evaluation;
 the observation (the prompt's embedding) does not show how good each sampled candidate is, so a prompt-only
 policy cannot reach the test split's per-prompt oracle front (docs/choice_envs.md has both results).
+
+The 15 trained policies also form a board agent (:class:`PPOChoiceAgent`, family "single-policy": one policy per
+preference, as ``agents.ScalarizedAgent``): ``--out`` writes its result under the leaderboard protocol for choice
+envs (:func:`leaderboards.choice.evaluate_choice`) and ``--submit`` stores it on the board, as ``morl-bench submit``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from dataclasses import asdict, dataclass, field, fields
 
 import mo_gymnasium as mo_gym
-import moocore
 import numpy as np
 import torch
 from mo_gymnasium.wrappers import LinearReward
 from stable_baselines3 import PPO
 
 import morl_envs  # noqa: F401  (registers the ids)
+from leaderboards.choice import ChoiceAgent, evaluate_choice
+from leaderboards.commands import parse_with_result_arguments, save_result
 from leaderboards.indicators import hypervolume, igd, maximum_utility_loss
+from leaderboards.protocol import TrainingCosts
 from morl_envs.spec import preference_set
 
 #: the preferences of the runs: the leaderboard's 15 (the simplex lattice of step 1/4 over 3 objectives)
@@ -103,16 +111,49 @@ def train(config: Config, weight: tuple[float, ...]) -> PPO:
     return model.learn(total_timesteps=config.timesteps)
 
 
-def run(config: Config) -> Result:
-    """Train one agent per preference, evaluate all of them and the baselines exactly."""
-    start = time.perf_counter()
+class PPOChoiceAgent(ChoiceAgent):
+    """The greedy policies of the per-preference PPO runs as one board agent: preference w -> the run trained at the
+    nearest trained weight (L1; the run trained at w itself for the leaderboard's preferences)."""
+
+    name, family = "ppo-per-preference", "single-policy"
+
+    def __init__(self, models: dict[tuple[float, ...], PPO], costs: TrainingCosts, details: dict) -> None:
+        self.models, self._costs, self._details = models, costs, details
+
+    def act(self, observations: np.ndarray, preference: np.ndarray, seed: int) -> np.ndarray:
+        keys = list(self.models)
+        nearest = keys[int(np.abs(np.asarray(keys) - np.asarray(preference)).sum(axis=1).argmin())]
+        actions, _ = self.models[nearest].predict(observations, deterministic=True)  # (n,)
+        return actions.astype(np.int64)
+
+    def training_costs(self) -> TrainingCosts:
+        return self._costs
+
+    def details(self) -> dict:
+        return self._details
+
+
+def train_agent(config: Config) -> PPOChoiceAgent:
+    """One PPO run per preference of ``config.weights``, gathered into a :class:`PPOChoiceAgent`."""
     torch.set_num_threads(1)
+    start = time.perf_counter()
+    models = {tuple(np.round(weight, 6).tolist()): train(config, weight) for weight in config.weights}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    costs = TrainingCosts(env_samples=config.timesteps * len(config.weights), tokens_generated=0,
+                          train_seconds=time.perf_counter() - start, device="cpu", peak_memory_bytes=int(rss))
+    details = {"algorithm": "PPO (stable-baselines3 2.9.2) on LinearReward, one run per preference",
+               **{k: v for k, v in asdict(config).items() if k != "weights"}}
+    return PPOChoiceAgent(models, costs, details)
+
+
+def run(config: Config, agent: PPOChoiceAgent | None = None) -> Result:
+    """Train one agent per preference (unless ``agent`` is given), evaluate all of them and the baselines exactly."""
+    start = time.perf_counter()
+    agent = agent if agent is not None else train_agent(config)
     env = mo_gym.make(config.env_id).unwrapped
     observations = env.observations(config.split)  # (n, 384)
-    returns = []
-    for weight in config.weights:
-        actions, _ = train(config, weight).predict(observations, deterministic=True)  # (n,)
-        returns.append(env.expected_return(actions.astype(np.int64), config.split))
+    returns = [env.expected_return(agent.act(observations, np.asarray(w), config.seed), config.split)
+               for w in config.weights]
     rng = np.random.default_rng(config.seed)
     n, k = len(observations), env.action_space.n
     random_returns = [env.expected_return(rng.integers(k, size=n), config.split) for _ in config.weights]
@@ -120,30 +161,33 @@ def run(config: Config) -> Result:
     ref = np.asarray(env.eval_spec.reference_point)
     return Result(
         returns=np.round(returns, 6).tolist(), random_returns=np.round(random_returns, 6).tolist(),
-        known_front_size=len(known), hypervolume=hypervolume(returns, ref),
-        # the known front is non-dominated already: leaderboards' hypervolume would re-filter its 10^5 points in O(n^2)
-        known_hypervolume=float(moocore.hypervolume(known, ref=ref, maximise=True)),
+        known_front_size=len(known), hypervolume=hypervolume(returns, ref), known_hypervolume=hypervolume(known, ref),
         random_hypervolume=hypervolume(random_returns, ref), igd=igd(returns, known),
         mul=maximum_utility_loss(returns, env.convex_coverage_set(config.split), preference_set(env.reward_dim)),
         seconds=time.perf_counter() - start)
 
 
-def parse(argv: list[str] | None = None) -> Config:
-    """The Config from the command line (one flag per scalar field; its help is the field's)."""
+def parse(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    """The Config (one flag per scalar field; its help is the field's) and the output flags from the command line."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    names = [f.name for f in fields(Config) if f.name != "weights"]
     for f in fields(Config):
-        if f.name != "weights":
+        if f.name in names:
             parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                                 help=f.metadata["help"])
-    return Config(**vars(parser.parse_args(argv)))
+    args = parse_with_result_arguments(parser, argv)
+    return Config(**{name: getattr(args, name) for name in names}), args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the experiment and print its result as JSON."""
-    config = parse(argv)
-    result = run(config)
+    """Run the experiment and print its result as JSON; write and submit the leaderboard result on request."""
+    config, args = parse(argv)
+    agent = train_agent(config)
+    result = run(config, agent)
     print(json.dumps({"config": asdict(config), **asdict(result), "hypervolume_fraction": result.hypervolume_fraction,
                       "normalised_gain": result.normalised_gain}, indent=1))
+    if args.out is not None:
+        save_result(evaluate_choice(agent, config.env_id, seeds=args.eval_seeds), args)
     return 0
 
 

@@ -3,8 +3,9 @@
 Columns follow the challenges the seed paper asks a benchmark to measure (Kong et al., 2025, arXiv 2509.21613):
 Pareto quality (HV mean; HV std over seeds, the stability figure; EUM; cardinality), balance, preference adaptation
 (controllability), training efficiency (environment samples, training seconds), inference efficiency (seconds per
-reply relative to the untrained default policy) and the family. Metrics are the ones ``submit`` recomputed and
-stored; nothing here trusts a claimed value.
+reply relative to the untrained default policy) and the family. The choice environments, whose Pareto front and
+convex coverage set are known, also show IGD to the known front and MUL to the known coverage set
+(:data:`CHOICE_COLUMNS`). Metrics are the ones ``submit`` recomputed and stored; nothing here trusts a claimed value.
 """
 
 from __future__ import annotations
@@ -18,14 +19,23 @@ import numpy as np
 
 from leaderboards.submission import FAMILIES, default_board_dir, env_slug
 
-__all__ = ["COLUMNS", "Row", "ReportRow", "Report", "load_entries", "boarded_envs", "table", "env_families",
-           "report"]
+__all__ = ["COLUMNS", "CHOICE_COLUMNS", "board_columns", "Row", "ReportRow", "Report", "load_entries", "boarded_envs",
+           "table", "env_families", "report"]
 
 #: (header, Row attribute) in display order
 COLUMNS = (("rank", "rank"), ("agent", "agent"), ("family", "family"), ("HV mean", "hv_mean"),
            ("HV std (stability)", "hv_std"), ("EUM", "eum"), ("cardinality", "cardinality"), ("balance", "balance"),
            ("controllability", "controllability"), ("env samples", "env_samples"), ("train s", "train_seconds"),
            ("inference cost (x untrained)", "inference_cost"))
+#: the choice environments' columns: COLUMNS with the known-front indicators (lower is better) after controllability
+CHOICE_COLUMNS = COLUMNS[:9] + (("IGD (known front)", "igd"), ("MUL (known CCS)", "mul")) + COLUMNS[9:]
+
+
+def board_columns(env_id: str) -> tuple[tuple[str, str], ...]:
+    """The columns of ``env_id``'s board: :data:`CHOICE_COLUMNS` for a choice environment, else :data:`COLUMNS`."""
+    import morl_envs
+
+    return CHOICE_COLUMNS if env_id in morl_envs.CHOICE_ENV_IDS else COLUMNS
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,8 @@ class Row:
     entry: str  # sha256[:12] of the submitted result
     objectives: tuple[str, ...]
     front: tuple[tuple[float, ...], ...]
+    igd: float | None = None  # to the known Pareto front (choice environments only)
+    mul: float | None = None  # to the known convex coverage set (choice environments only)
 
 
 @dataclass(frozen=True)
@@ -91,10 +103,11 @@ def load_entries(env_id: str, board_dir: str | os.PathLike | None = None) -> lis
 
 
 def boarded_envs(board_dir: str | os.PathLike | None = None) -> list[str]:
-    """Registered environment ids that have at least one stored entry."""
+    """Registered environment ids (text and choice) that have at least one stored entry."""
     import morl_envs
 
-    return [env_id for env_id in sorted(morl_envs.ENV_IDS) if load_entries(env_id, board_dir)]
+    ids = sorted([*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS])
+    return [env_id for env_id in ids if load_entries(env_id, board_dir)]
 
 
 def _row(entry: dict, rank: int) -> Row:
@@ -106,7 +119,7 @@ def _row(entry: dict, rank: int) -> Row:
                controllability=metrics["controllability"], env_samples=metrics["env_samples"],
                train_seconds=metrics["train_seconds"], inference_cost=metrics["inference_cost"],
                entry=entry["sha256"][:12], objectives=tuple(result["objectives"]),
-               front=tuple(map(tuple, front.tolist())))
+               front=tuple(map(tuple, front.tolist())), igd=metrics.get("igd"), mul=metrics.get("mul"))
 
 
 def table(env_id: str, board_dir: str | os.PathLike | None = None) -> list[Row]:

@@ -1,6 +1,7 @@
 """The leaderboard's ``morl-bench`` sub-commands.
 
     morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
+    morl-bench evaluate --agent random --env morl/Counsel-Choice-v0 [--seeds 0 1 2] --out RESULT.json
     morl-bench submit RESULT.json [--board-dir DIR]
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]
@@ -11,15 +12,15 @@ Errors print ``error: <message>`` to stderr and exit with status 2, changing not
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-__all__ = ["COMMANDS", "AGENTS", "add_commands", "run"]
+__all__ = ["COMMANDS", "AGENTS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
 COMMANDS = ("evaluate", "submit", "leaderboard", "report")
 #: ``--agent`` name -> what it builds
-AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent)"}
+AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent; text environments)",
+          "random": "uniformly random candidate picks (leaderboards.choice.RandomChoiceAgent; choice environments)"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -47,26 +48,48 @@ def _check_env(env_id: str) -> None:
     import morl_envs
     from reward_models.base import did_you_mean
 
-    if env_id not in morl_envs.ENV_IDS:
-        raise ValueError(f"--env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
-                         f"{did_you_mean(env_id, list(morl_envs.ENV_IDS))}")
+    ids = [*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS]
+    if env_id not in ids:
+        raise ValueError(f"--env must be a registered id {sorted(ids)}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from leaderboards.protocol import DefaultPolicyAgent, evaluate
-    from leaderboards.submission import write_atomic
+    import morl_envs
+    from leaderboards.submission import write_result
 
     _check_env(args.env)
     if args.out.exists() and args.out.is_dir():
         raise ValueError(f"--out must be a file path; got the folder {str(args.out)!r}")
     if not args.out.parent.is_dir():
         raise ValueError(f"--out must be in an existing folder; got {str(args.out)!r}")
-    result = evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
-    write_atomic(args.out, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    choice = args.env in morl_envs.CHOICE_ENV_IDS
+    if args.agent != ("random" if choice else "default"):
+        raise ValueError(f"--agent must be {'random' if choice else 'default'} for the "
+                         f"{'choice' if choice else 'text'} environment {args.env!r}; got {args.agent!r}")
+    if choice and args.max_prompts is not None:
+        raise ValueError(f"--max-prompts applies to text environments only (a choice env's rewards are a table "
+                         f"look-up); got {args.max_prompts}")
+    result = _evaluate_choice(args) if choice else _evaluate_text(args)
+    write_result(result, args.out)
     print(f"wrote {args.out}")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
     return 0
+
+
+def _evaluate_text(args: argparse.Namespace) -> dict:
+    from leaderboards.protocol import DefaultPolicyAgent, evaluate
+
+    return evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
+
+
+def _evaluate_choice(args: argparse.Namespace) -> dict:
+    import gymnasium as gym
+
+    from leaderboards.choice import RandomChoiceAgent, evaluate_choice
+
+    n_actions = int(gym.make(args.env).action_space.n)
+    return evaluate_choice(RandomChoiceAgent(n_actions), args.env, seeds=args.seeds)
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -82,7 +105,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from leaderboards.board import boarded_envs, table
+    from leaderboards.board import board_columns, boarded_envs, table
     from leaderboards.render import markdown_table, write_html
 
     if args.env is not None:
@@ -93,7 +116,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     for env_id in env_ids:
         rows = table(env_id, args.board_dir)
         print(f"## {env_id}\n")
-        print(markdown_table(rows) if rows else "no entries yet\n")
+        print(markdown_table(rows, board_columns(env_id)) if rows else "no entries yet\n")
     if args.html is not None:
         for path in write_html(args.html, args.board_dir, env_ids):
             print(f"wrote {path}")
@@ -121,3 +144,31 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, OSError) as exc:  # SubmissionError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+# ---- for training scripts (examples/*.py): hand the trained agent's result to the board --------------------------
+
+def parse_with_result_arguments(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Add ``--eval-seeds``, ``--out`` and ``--submit`` to a training script's ``parser`` and parse ``argv``;
+    ``--submit`` without ``--out`` is refused here, before any training."""
+    parser.add_argument("--eval-seeds", type=int, nargs="+", default=[0, 1, 2], help="leaderboard evaluation seeds")
+    parser.add_argument("--out", type=Path, default=None, help="write the leaderboard result JSON here")
+    parser.add_argument("--submit", action="store_true",
+                        help="also submit the result to the board (leaderboards/entries), as `morl-bench submit`")
+    args = parser.parse_args(argv)
+    if args.submit and args.out is None:
+        parser.error("--submit needs --out (the result file that is submitted)")
+    return args
+
+
+def save_result(result: dict, args: argparse.Namespace) -> None:
+    """Write ``result`` to ``args.out`` (when set) and, with ``args.submit``, submit it to the default board."""
+    from leaderboards.submission import submit, write_result
+
+    if args.out is not None:
+        print(f"wrote {write_result(result, args.out)}")
+    if args.submit:
+        done = submit(args.out)
+        for line in done.disagreements:
+            print(f"warning: {line}", file=sys.stderr)
+        print(f"stored {done.path}")

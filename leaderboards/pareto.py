@@ -70,24 +70,20 @@ def pareto_mask(points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Boolean mask of the non-dominated rows of ``points`` (maximisation).
 
     Duplicated non-dominated rows are all marked ``True``; use
-    :func:`pareto_front` to obtain each distinct point once.  Runs one
-    vectorised comparison per row (O(n^2 d) work, O(n d) memory).
+    :func:`pareto_front` to obtain each distinct point once.  Uses moocore's
+    ``is_nondominated`` (Kung, Luccio and Preparata's dimension sweep:
+    O(n log n) for d <= 3, O(n log^(d-2) n) beyond), so ~10^5 points take
+    milliseconds where a pairwise check takes minutes.
 
     >>> pareto_mask([[1, 3], [2, 2], [2, 2], [1, 1], [3, 1]]).tolist()
     [True, True, True, False, True]
     """
+    import moocore  # a pinned dependency (and pymoo's)
+
     pts = validate_points(points)
-    n = pts.shape[0]
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not mask[i]:
-            # Dominance is transitive: anything i dominates is also dominated
-            # by whoever dominates i, so i can be skipped as a dominator.
-            continue
-        # Rows that i dominates: i >= row everywhere and i > row somewhere.
-        dominated = np.all(pts[i] >= pts, axis=1) & np.any(pts[i] > pts, axis=1)
-        mask &= ~dominated
-    return mask
+    if pts.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray(moocore.is_nondominated(pts, maximise=True, keep_weakly=True), dtype=bool)
 
 
 def pareto_front(points: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -36,7 +36,8 @@ import numpy.typing as npt
 
 from leaderboards.submission import FAMILIES, NAME_RE, SCHEMA_VERSION, compute_metrics
 
-__all__ = ["Agent", "TrainingCosts", "DefaultPolicyAgent", "evaluate", "code_version", "TIMING_PROMPTS"]
+__all__ = ["BaseAgent", "Agent", "TrainingCosts", "DefaultPolicyAgent", "evaluate", "build_result", "code_version",
+           "TIMING_PROMPTS"]
 
 TIMING_PROMPTS = 8  # test prompts timed for the relative inference cost
 
@@ -53,12 +54,14 @@ class TrainingCosts:
     peak_memory_bytes: int
 
 
-class Agent(ABC):
-    """What the protocol needs from an agent: a name, a family and replies for a preference.
+class BaseAgent(ABC):
+    """What every board entry's agent declares: a name, a family, and optionally its training costs and details.
 
     ``name`` must match ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}`` (it names the board entry's file); ``family`` is one of
-    ``FAMILIES``. Set ``preference_independent = True`` when replies ignore the preference (e.g. the untrained
-    policy): the protocol then generates once per seed and reuses the replies for every w, and records it.
+    ``FAMILIES``. Set ``preference_independent = True`` when the agent's answers ignore the preference (e.g. the
+    untrained policy): the protocol then asks once per seed and reuses the answers for every w, and records it.
+    Text environments take an :class:`Agent` (replies), choice environments a
+    :class:`leaderboards.choice.ChoiceAgent` (candidate indices).
     """
 
     preference_independent: bool = False
@@ -73,11 +76,6 @@ class Agent(ABC):
     def family(self) -> str:
         """"single-policy", "multi-policy" or "meta-policy"."""
 
-    @abstractmethod
-    def respond(self, prompts: list[str], preference: np.ndarray, seed: int) -> list[str]:
-        """One reply per prompt for preference ``preference`` (shape (n_objectives,), sums to 1), seeded by
-        ``seed`` so the same call gives the same replies."""
-
     def training_costs(self) -> TrainingCosts | None:
         """Training costs, or None when not reported (recorded as null and shown as "n/a" on the board)."""
         return None
@@ -86,6 +84,15 @@ class Agent(ABC):
         """How the agent was built (a JSON object, e.g. the trained preference set when it was reduced), recorded
         in the result as ``agent.details``; None records nothing."""
         return None
+
+
+class Agent(BaseAgent):
+    """An agent of the text environments: replies for a preference (see :class:`BaseAgent` for the rest)."""
+
+    @abstractmethod
+    def respond(self, prompts: list[str], preference: np.ndarray, seed: int) -> list[str]:
+        """One reply per prompt for preference ``preference`` (shape (n_objectives,), sums to 1), seeded by
+        ``seed`` so the same call gives the same replies."""
 
 
 class DefaultPolicyAgent(Agent):
@@ -139,9 +146,11 @@ def code_version() -> str:
         return "unknown"
 
 
-def _check_agent(agent: object) -> None:
-    if not isinstance(agent, Agent):
-        raise TypeError(f"`agent` must be a leaderboards.protocol.Agent; got {type(agent).__name__}")
+def _check_agent(agent: object, kind: type[BaseAgent] | None = None) -> None:
+    """``agent`` is a ``kind`` (default :class:`Agent`) with a board-safe name and a known family."""
+    kind = Agent if kind is None else kind
+    if not isinstance(agent, kind):
+        raise TypeError(f"`agent` must be a {kind.__module__}.{kind.__name__}; got {type(agent).__name__}")
     if not isinstance(agent.name, str) or NAME_RE.fullmatch(agent.name) is None:
         raise ValueError(f"`agent.name` must be 1 to 64 characters from [A-Za-z0-9._-], starting with a letter or "
                          f"digit; got {agent.name!r}")
@@ -218,18 +227,38 @@ def _device_and_peak_memory() -> tuple[str, int]:
     return f"cpu:{platform.machine()}", int(rss if sys.platform == "darwin" else rss * 1024)
 
 
-def _make_env(env_id: str, env_kwargs: dict) -> Any:
+def _make_env(env_id: str, env_kwargs: dict, choice: bool = False) -> Any:
+    """``gymnasium.make(env_id)`` for a registered text id (``choice``: a choice id), naming the other protocol's
+    entry point when the id belongs to it."""
     import gymnasium as gym
 
     import morl_envs
     from reward_models.base import did_you_mean
 
-    if env_id not in morl_envs.ENV_IDS:
-        raise ValueError(f"`env_id` must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
-                         f"{did_you_mean(str(env_id), list(morl_envs.ENV_IDS))}")
+    ids, other = (morl_envs.CHOICE_ENV_IDS, morl_envs.ENV_IDS) if choice else (morl_envs.ENV_IDS,
+                                                                             morl_envs.CHOICE_ENV_IDS)
+    if env_id not in ids:
+        hint = (f" ({env_id!r} is a {'text' if choice else 'choice'} environment: evaluate it with "
+                f"{'leaderboards.protocol.evaluate' if choice else 'leaderboards.choice.evaluate_choice'})"
+                if env_id in other else did_you_mean(str(env_id), list(ids)))
+        raise ValueError(f"`env_id` must be a registered {'choice' if choice else 'text'} environment id "
+                         f"{sorted(ids)}; got {env_id!r}.{hint}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice: its fingerprint says so
         return gym.make(env_id, **env_kwargs)
+
+
+def _training_costs(agent: BaseAgent) -> dict[str, Any]:
+    """The training costs the agent reports, as the result's ``costs`` keys (null where unreported)."""
+    train = agent.training_costs()
+    if train is not None and not isinstance(train, TrainingCosts):
+        raise TypeError(f"`{agent.name}.training_costs()` must return TrainingCosts or None; got "
+                        f"{type(train).__name__}")
+    reported = asdict(train) if train is not None else {}
+    seconds = reported.get("train_seconds")
+    return {"env_samples": reported.get("env_samples"), "tokens_generated": reported.get("tokens_generated"),
+            "train_seconds": None if seconds is None else float(seconds), "train_device": reported.get("device"),
+            "train_peak_memory_bytes": reported.get("peak_memory_bytes")}
 
 
 def _costs(agent: Agent, baseline: Agent | None, prompts: list[str], seed: int, d: int) -> dict[str, Any]:
@@ -239,16 +268,24 @@ def _costs(agent: Agent, baseline: Agent | None, prompts: list[str], seed: int, 
     if baseline is None:
         baseline = agent if isinstance(agent, DefaultPolicyAgent) else DefaultPolicyAgent()
     base = own if baseline is agent else _seconds_per_reply(baseline, prompts, seed, uniform)
-    train = agent.training_costs()
-    if train is not None and not isinstance(train, TrainingCosts):
-        raise TypeError(f"`{agent.name}.training_costs()` must return TrainingCosts or None; got "
-                        f"{type(train).__name__}")
-    reported = asdict(train) if train is not None else {}
-    seconds = reported.get("train_seconds")
-    return {"env_samples": reported.get("env_samples"), "tokens_generated": reported.get("tokens_generated"),
-            "train_seconds": None if seconds is None else float(seconds), "train_device": reported.get("device"),
-            "train_peak_memory_bytes": reported.get("peak_memory_bytes"),
-            "eval_seconds_per_reply": own, "baseline_seconds_per_reply": base}
+    return {**_training_costs(agent), "eval_seconds_per_reply": own, "baseline_seconds_per_reply": base}
+
+
+def build_result(spec: Any, agent: BaseAgent, n_prompts: int, seeds: list[int], prefs: np.ndarray,
+                 rewards: np.ndarray, costs: dict[str, Any]) -> dict:
+    """A schema-1 result (without ``claimed_metrics``) from the per-seed, per-preference mean reward vectors
+    ``rewards`` (S, m, d) of ``agent`` on the ``n_prompts`` prompts of ``spec``'s test split."""
+    return {
+        "schema_version": SCHEMA_VERSION, "env_id": spec.env_id, "objectives": list(spec.objectives),
+        "reference_point": list(spec.reference_point),
+        "fingerprints": {"data": spec.data_fingerprint, "reward_models": dict(spec.reward_model_fingerprints),
+                         "eval_spec": spec.fingerprint},
+        "agent": {"name": agent.name, "family": agent.family,
+                  **({"details": details} if (details := agent.details()) is not None else {})},
+        "code_version": code_version(),
+        "evaluation": {"split": spec.test_split, "n_prompts": n_prompts,
+                       "preference_independent": bool(agent.preference_independent)},
+        "seeds": seeds, "preferences": prefs.tolist(), "rewards": rewards.tolist(), "costs": costs}
 
 
 def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), preferences: npt.ArrayLike | None = None,
@@ -283,16 +320,6 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
         costs["eval_seconds"] = eval_seconds
     finally:
         env.close()
-    result = {
-        "schema_version": SCHEMA_VERSION, "env_id": spec.env_id, "objectives": list(spec.objectives),
-        "reference_point": list(spec.reference_point),
-        "fingerprints": {"data": spec.data_fingerprint, "reward_models": dict(spec.reward_model_fingerprints),
-                         "eval_spec": spec.fingerprint},
-        "agent": {"name": agent.name, "family": agent.family,
-                  **({"details": details} if (details := agent.details()) is not None else {})},
-        "code_version": code_version(),
-        "evaluation": {"split": spec.test_split, "n_prompts": len(prompts),
-                       "preference_independent": bool(agent.preference_independent)},
-        "seeds": seeds, "preferences": prefs.tolist(), "rewards": rewards.tolist(), "costs": costs}
+    result = build_result(spec, agent, len(prompts), seeds, prefs, rewards, costs)
     result["claimed_metrics"] = compute_metrics(result)
     return result

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboards.board import COLUMNS, Report, Row, boarded_envs, table
+from leaderboards.board import COLUMNS, Report, Row, board_columns, boarded_envs, table
 from leaderboards.pareto import pareto_mask
 from leaderboards.submission import env_slug, write_atomic
 
@@ -51,11 +51,12 @@ def format_cell(attr: str, value: object) -> str:
     return f"{value:.4f}"
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    """The ranked board as a GitHub markdown table (one line per entry)."""
-    lines = ["| " + " | ".join(h for h, _ in COLUMNS) + " |",
-             "|" + "|".join(":---" if a in ("agent", "family") else "---:" for _, a in COLUMNS) + "|"]
-    lines += ["| " + " | ".join(format_cell(a, getattr(row, a)) for _, a in COLUMNS) + " |" for row in rows]
+def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]] = COLUMNS) -> str:
+    """The ranked board as a GitHub markdown table (one line per entry); ``columns``: (header, Row attribute)
+    pairs, e.g. ``board_columns(env_id)``."""
+    lines = ["| " + " | ".join(h for h, _ in columns) + " |",
+             "|" + "|".join(":---" if a in ("agent", "family") else "---:" for _, a in columns) + "|"]
+    lines += ["| " + " | ".join(format_cell(a, getattr(row, a)) for _, a in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -122,14 +123,14 @@ def scatter_svg(rows: Sequence[Row], i: int, j: int) -> str:
     return "\n".join(out)
 
 
-def _html_table(rows: Sequence[Row]) -> str:
+def _html_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]]) -> str:
     text = {"agent", "family"}
     head = "".join(f'<th class="text">{html.escape(h)}</th>' if a in text else f"<th>{html.escape(h)}</th>"
-                   for h, a in COLUMNS)
+                   for h, a in columns)
     body = []
     for row in rows:
         cells = "".join(f'<td class="text">{html.escape(format_cell(a, getattr(row, a)))}</td>' if a in text
-                        else f"<td>{html.escape(format_cell(a, getattr(row, a)))}</td>" for _, a in COLUMNS)
+                        else f"<td>{html.escape(format_cell(a, getattr(row, a)))}</td>" for _, a in columns)
         body.append(f'<tr data-agent="{html.escape(row.agent)}" data-entry="{row.entry}">{cells}</tr>')
     return f'<table class="board"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -145,7 +146,12 @@ def html_page(env_id: str, rows: Sequence[Row]) -> str:
     names = rows[0].objectives
     parts.append(f"<p>Objectives: {html.escape(', '.join(names))}. Ranked by hypervolume (mean over seeds) of each "
                  f"entry's per-preference mean reward vectors; {len(rows)} entries.</p>")
-    parts.append(_html_table(rows))
+    columns = board_columns(env_id)
+    if columns != COLUMNS:
+        parts.append("<p>The Pareto front and convex coverage set of this environment's test split are known: IGD "
+                     "is the mean distance from the known front's points to the entry's nearest point, MUL the "
+                     "largest linear utility the entry loses to the known coverage set (both lower is better).</p>")
+    parts.append(_html_table(rows, columns))
     parts.append("<h2>Fronts</h2>")
     legend = "".join(f'<li><span class="swatch" style="background:{PALETTE[k % len(PALETTE)]}"></span>'
                      f"{html.escape(r.agent)} ({r.entry})</li>" for k, r in enumerate(rows))

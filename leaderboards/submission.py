@@ -10,7 +10,10 @@ Metrics (per seed on the per-preference mean vectors, then mean over seeds): hyp
 reference point (Zitzler & Thiele, 1999) with its std over seeds as the stability figure, EUM over the preference
 set (Zintgraf et al., 2015), cardinality, balance (the worst objective's mean over the Pareto front) and
 controllability (Spearman rank correlation between w_i and r_i over the preference set, averaged over objectives),
-the challenges listed by Kong et al. (2025, arXiv 2509.21613); see REFERENCE.md section 5.
+the challenges listed by Kong et al. (2025, arXiv 2509.21613); see REFERENCE.md section 5. For the choice
+environments (``morl_envs.CHOICE_ENV_IDS``), whose Pareto front and convex coverage set on the test split are known
+(:class:`KnownFronts`), also IGD against the known Pareto front and MUL against the known convex coverage set over
+the simplex grid of step 1/100 (the grid the coverage set is computed on); elsewhere these two are null.
 """
 
 from __future__ import annotations
@@ -30,11 +33,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from leaderboards.indicators import cardinality, expected_utility, hypervolume
+from leaderboards.indicators import cardinality, expected_utility, hypervolume, igd, maximum_utility_loss
 from leaderboards.pareto import pareto_front
 
-__all__ = ["SCHEMA_VERSION", "FAMILIES", "METRIC_KEYS", "SubmissionError", "Submission", "read_result", "validate",
-           "compute_metrics", "compare_claims", "content_hash", "env_slug", "default_board_dir", "submit"]
+__all__ = ["SCHEMA_VERSION", "FAMILIES", "METRIC_KEYS", "SubmissionError", "Submission", "KnownFronts", "read_result",
+           "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "env_slug",
+           "default_board_dir", "write_result", "submit"]
 
 SCHEMA_VERSION = 1
 FAMILIES = ("single-policy", "multi-policy", "meta-policy")
@@ -45,7 +49,7 @@ MAX_TEXT = 200
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CLAIM_TOLERANCE = 1e-6
 #: recomputed metrics, in board column order
-METRIC_KEYS = ("hv_mean", "hv_std", "eum", "cardinality", "balance", "controllability", "env_samples",
+METRIC_KEYS = ("hv_mean", "hv_std", "eum", "cardinality", "balance", "controllability", "igd", "mul", "env_samples",
                "train_seconds", "inference_cost")
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
              "evaluation", "seeds", "preferences", "rewards", "costs")
@@ -77,6 +81,14 @@ class Submission:
     sha256: str
     metrics: dict[str, float | None]
     disagreements: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, eq=False)
+class KnownFronts:
+    """The known answers of an environment's test split: its Pareto front (m, d) and convex coverage set (c, d)."""
+
+    pareto_front: np.ndarray
+    convex_coverage_set: np.ndarray
 
 
 def _fail(cond: bool, name: str, rule: str, value: object, hint: str = "") -> None:
@@ -156,9 +168,9 @@ def _installed_env(env_id: object) -> Any:
     import morl_envs
     from reward_models.base import did_you_mean
 
-    _fail(isinstance(env_id, str) and env_id in morl_envs.ENV_IDS, "env_id",
-          f"must be a registered environment id {sorted(morl_envs.ENV_IDS)}", env_id,
-          did_you_mean(str(env_id), list(morl_envs.ENV_IDS)).strip())
+    ids = [*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS]
+    _fail(isinstance(env_id, str) and env_id in ids, "env_id", f"must be a registered environment id {sorted(ids)}",
+          env_id, did_you_mean(str(env_id), ids).strip())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice: its fingerprint says so
         return gym.make(env_id).unwrapped
@@ -222,11 +234,17 @@ def _check_header(result: dict) -> list[int]:
     return seeds
 
 
+def _is_choice(env: Any) -> bool:
+    from morl_envs.choice_env import ChoiceEnv
+
+    return isinstance(env, ChoiceEnv)
+
+
 def _check_evaluation(value: object, env: Any) -> None:
     evaluation = _keys(value, "evaluation", ("split", "n_prompts", "preference_independent"))
     split = env.eval_spec.test_split
     _fail(evaluation["split"] == split, "evaluation.split", f"must be {split!r}", evaluation["split"])
-    n_test = len(env.prompt_set.split(split))
+    n_test = len(env.split_rows(split)) if _is_choice(env) else len(env.prompt_set.split(split))
     _fail(evaluation["n_prompts"] == n_test and type(evaluation["n_prompts"]) is int, "evaluation.n_prompts",
           f"must be the whole test split ({n_test} prompts)", evaluation["n_prompts"],
           "Re-run the evaluation without --max-prompts / max_prompts")
@@ -242,6 +260,11 @@ def validate(result: object) -> Any:
     instantiated afresh, and the result must match its objectives, reference point, fingerprints, preference set,
     test split size and ``reward_space`` bounds.
     """
+    return _validated_env(result).eval_spec
+
+
+def _validated_env(result: object) -> Any:
+    """:func:`validate`, returning the fresh environment instance the result was checked against."""
     result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
     seeds = _check_header(result)
     env = _installed_env(result["env_id"])
@@ -265,7 +288,17 @@ def validate(result: object) -> Any:
     for key, x in claims.items():
         if x is not None:
             _number(x, f"claimed_metrics.{key}")
-    return spec
+    return env
+
+
+def known_fronts(env: Any) -> KnownFronts | None:
+    """The known fronts of ``env``'s test split (a choice environment's, exact: ``ChoiceEnv.pareto_front`` and
+    ``ChoiceEnv.convex_coverage_set``, about 4 s on first use), or None for an environment without them."""
+    if not _is_choice(env.unwrapped):
+        return None
+    base = env.unwrapped
+    split = base.eval_spec.test_split
+    return KnownFronts(base.pareto_front(split), base.convex_coverage_set(split))
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -275,12 +308,14 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(rx @ ry) / denom if denom > 1e-12 else 0.0
 
 
-def compute_metrics(result: dict) -> dict[str, float | None]:
+def compute_metrics(result: dict, known: KnownFronts | None = None) -> dict[str, float | None]:
     """Every board metric of a validated result, recomputed from its reward vectors (see the module docstring).
 
     Per seed s, on the (m, d) per-preference mean vectors R_s: HV(front(R_s), reference point), EUM(R_s, W),
     cardinality(front(R_s)), balance = min_i mean_{p in front(R_s)} p_i, controllability = mean_i
-    spearman(W[:, i], R_s[:, i]). Reported: mean over seeds, plus the population std (ddof=0) of HV.
+    spearman(W[:, i], R_s[:, i]); with ``known`` fronts, IGD(R_s, known Pareto front) and MUL(R_s, known convex
+    coverage set) over ``simplex_grid(d, 100)``, else null. Reported: mean over seeds, plus the population std
+    (ddof=0) of HV.
     """
     rewards = np.asarray(result["rewards"], dtype=np.float64)  # (S, m, d)
     weights = np.asarray(result["preferences"], dtype=np.float64)  # (m, d)
@@ -296,9 +331,21 @@ def compute_metrics(result: dict) -> dict[str, float | None]:
     costs = result["costs"]
     return {"hv_mean": float(np.mean(hv)), "hv_std": float(np.std(hv)), "eum": float(np.mean(eum)),
             "cardinality": float(np.mean(card)), "balance": float(np.mean(balance)),
-            "controllability": float(np.mean(control)), "env_samples": costs["env_samples"],
-            "train_seconds": costs["train_seconds"],
+            "controllability": float(np.mean(control)), **_known_front_metrics(rewards, known),
+            "env_samples": costs["env_samples"], "train_seconds": costs["train_seconds"],
             "inference_cost": costs["eval_seconds_per_reply"] / costs["baseline_seconds_per_reply"]}
+
+
+def _known_front_metrics(rewards: np.ndarray, known: KnownFronts | None) -> dict[str, float | None]:
+    """Mean over seeds of IGD to the known Pareto front and MUL to the known convex coverage set (null without)."""
+    if known is None:
+        return {"igd": None, "mul": None}
+    from morl_envs.choice_env import CCS_GRID_STEPS, simplex_grid
+
+    grid = simplex_grid(rewards.shape[2], CCS_GRID_STEPS)  # (g, d): the grid the coverage set is computed on
+    return {"igd": float(np.mean([igd(block, known.pareto_front) for block in rewards])),
+            "mul": float(np.mean([maximum_utility_loss(block, known.convex_coverage_set, grid)
+                                  for block in rewards]))}
 
 
 def compare_claims(claimed: dict, metrics: dict) -> list[str]:
@@ -306,7 +353,7 @@ def compare_claims(claimed: dict, metrics: dict) -> list[str]:
     max(1, |value|)); claims are reported, never used."""
     lines = []
     for key, value in claimed.items():
-        actual = metrics[key]
+        actual = metrics.get(key)
         same = (value is None and actual is None) or (
             value is not None and actual is not None
             and abs(value - actual) <= CLAIM_TOLERANCE * max(1.0, abs(actual)))
@@ -348,6 +395,14 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def write_result(result: dict, path: str | os.PathLike) -> Path:
+    """Write a result as the JSON ``submit`` reads (atomically); ``path``'s folder must exist."""
+    path = Path(path)
+    _fail(path.parent.is_dir() and not path.is_dir(), "path", "must be a file path in an existing folder", str(path))
+    write_atomic(path, json.dumps(result, indent=1, allow_nan=False) + "\n")
+    return path
+
+
 def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     """Store ``entry`` under the board's lock file (``filelock``: an OS lock, released even if the process dies),
     refusing an exact duplicate; a failure removes the environment folder when this call created it."""
@@ -378,8 +433,8 @@ def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) 
     """Validate the result at ``path``, recompute its metrics, and store it on the board (``board_dir``, default
     ``leaderboards/entries``). Any failure raises :class:`SubmissionError` and leaves the board unchanged."""
     result = read_result(path)
-    validate(result)
-    metrics = compute_metrics(result)
+    env = _validated_env(result)
+    metrics = compute_metrics(result, known_fronts(env))
     disagreements = compare_claims(result.get("claimed_metrics", {}), metrics)
     digest = content_hash(result)
     entry = {"entry_version": 1, "sha256": digest, "metrics": metrics, "claim_disagreements": disagreements,

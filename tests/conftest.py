@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -27,6 +29,15 @@ def data_dir() -> Path:
     if found is None:
         pytest.skip("PAIR/EPITOME data not found: set MORL_DATA_DIR to the folder holding pair/ and epitome/")
     return found
+
+
+def load_example(name: str):
+    """The module ``examples/<name>.py`` (the examples are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve the module's annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
 def point_data_env_at_shared_data(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import pickle
-import sys
 
 import gymnasium as gym
 import mo_gymnasium as mo_gym
@@ -12,6 +11,8 @@ import numpy as np
 import pytest
 
 import morl_envs
+from leaderboards.choice import evaluate_choice
+from leaderboards.submission import validate
 from morl_envs.choice_env import (
     COUNSEL_CHOICE_FILE,
     CandidateTable,
@@ -284,17 +285,22 @@ def test_sb3_ppo_front_reaches_the_known_front():
     """15 PPO runs (the leaderboard's preferences), 4,096 steps each on the test prompts, seed 0: the front of the
     greedy policies' exact returns reaches 0.8 of the known front's hypervolume (0.83 measured; 0.92 is the most 15
     linear-optimal policies can reach) and beats 15 random deterministic policies (0.24) by far: real learning."""
-    import importlib.util
+    from tests.conftest import load_example
 
-    from tests.conftest import REPO
-
-    spec = importlib.util.spec_from_file_location("sb3_ppo_choice", REPO / "examples" / "sb3_ppo_choice.py")
-    example = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = example  # dataclasses resolve the module's annotations through sys.modules
-    spec.loader.exec_module(example)
-    result = example.run(example.Config(seed=0))
+    example = load_example("sb3_ppo_choice")
+    config = example.Config(seed=0)
+    agent = example.train_agent(config)
+    result = example.run(config, agent)
     assert len(result.returns) == 15 and result.known_front_size > 1000
     assert result.hypervolume_fraction >= 0.8, result
     assert result.random_hypervolume < 0.3 * result.known_hypervolume < result.hypervolume
     assert result.normalised_gain >= 0.7 and result.mul < 0.05, result
     assert result.seconds < 60
+    # The same policies as a board agent: the leaderboard protocol finds the same front and the result validates.
+    board = evaluate_choice(agent, "morl/Counsel-Choice-v0", seeds=(0,), timing_repeats=1)
+    assert validate(board).env_id == "morl/Counsel-Choice-v0"
+    assert board["claimed_metrics"]["hv_mean"] == pytest.approx(result.hypervolume, abs=1e-6)
+    assert board["costs"]["env_samples"] == 15 * 4096 and board["agent"]["family"] == "single-policy"
+    obs = mo_gym.make("morl/Counsel-Choice-v0").unwrapped.observations("test")
+    np.testing.assert_array_equal(agent.act(obs, np.array([0.3, 0.3, 0.4]), 0),  # nearest trained: (.25, .25, .5)
+                                  agent.models[(0.25, 0.25, 0.5)].predict(obs, deterministic=True)[0])

@@ -65,6 +65,35 @@ def test_pareto_mask_matches_brute_force():
         np.testing.assert_array_equal(pareto_mask(pts), brute_mask(pts))
 
 
+def quadratic_mask(pts: np.ndarray) -> np.ndarray:
+    """The former O(n^2) pareto_mask, vectorised over all pairs (the reference for bigger random sets)."""
+    ge = np.all(pts[:, None, :] >= pts[None, :, :], axis=2)  # (n, n): q >= p everywhere
+    gt = np.any(pts[:, None, :] > pts[None, :, :], axis=2)  # (n, n): q > p somewhere
+    return ~np.any(ge & gt, axis=0)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pareto_mask_matches_quadratic_on_ties_and_duplicates(d, seed):
+    rng = np.random.default_rng(seed)
+    grid = rng.integers(0, 5, size=(300, d)).astype(float)  # ties in every objective
+    simplex = rng.dirichlet(np.ones(d), size=150) if d > 1 else rng.random((150, 1))  # mutually non-dominated
+    pts = np.concatenate([grid, simplex, simplex[:40], grid[:40]])  # exact duplicates of both kinds
+    pts = pts[rng.permutation(len(pts))]
+    np.testing.assert_array_equal(pareto_mask(pts), quadratic_mask(pts))
+    np.testing.assert_array_equal(pareto_mask(-pts), quadratic_mask(-pts))  # negative values
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_pareto_mask_is_fast_on_a_large_front(d):
+    import time
+
+    pts = np.random.default_rng(0).dirichlet(np.ones(d), size=100_000)  # every point non-dominated: O(n^2) worst case
+    start = time.perf_counter()
+    mask = pareto_mask(pts)
+    assert mask.all() and time.perf_counter() - start < 5.0  # the pairwise version took minutes
+
+
 def test_pareto_empty_and_single():
     assert pareto_mask(np.empty((0, 3))).shape == (0,)
     assert pareto_front(np.empty((0, 3))).shape == (0, 3)

@@ -1,0 +1,167 @@
+"""The evaluation protocol of the choice environments (``morl_envs.CHOICE_ENV_IDS``): agents answer with actions.
+
+A choice environment's "reply" to a prompt is the index of one of its K candidate replies, whose reward vector is
+stored, so the protocol is :func:`leaderboards.protocol.evaluate`'s with exact rewards: for each seed and each
+preference w of the environment's preference set, the agent picks one candidate for every test prompt (given as
+its observation, the prompt embedding, in the test split's fixed order) and the mean reward vector of the picks is
+recorded (``ChoiceEnv.expected_return``: a table look-up, no sampling noise). The result has the text protocol's
+schema (version 1), so ``submit`` and the boards take it unchanged; because the Pareto front and the convex coverage
+set of these environments are known, ``submit`` also recomputes IGD and MUL against them
+(:func:`leaderboards.submission.known_fronts`).
+
+Inference cost is relative to :class:`RandomChoiceAgent`, the untrained policy of a choice environment (uniformly
+random picks), timed in the same run on the same observations.
+
+>>> class Pick(ChoiceAgent):
+...     name, family = "pick", "multi-policy"
+...     def act(self, observations, preference, seed):
+...         return np.full(len(observations), int(np.argmax(preference)))
+>>> result = evaluate_choice(Pick(), "morl/Counsel-Choice-v0", seeds=(0,))
+>>> np.asarray(result["rewards"]).shape, result["evaluation"]["n_prompts"]
+((1, 15, 3), 55)
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from leaderboards.protocol import (
+    BaseAgent,
+    TrainingCosts,
+    _check_agent,
+    _check_preferences,
+    _check_seeds,
+    _device_and_peak_memory,
+    _make_env,
+    _training_costs,
+    build_result,
+)
+from leaderboards.submission import compute_metrics, known_fronts
+
+__all__ = ["ChoiceAgent", "RandomChoiceAgent", "evaluate_choice", "hypervolume_fraction", "TIMING_REPEATS"]
+
+TIMING_REPEATS = 5  # the per-action time is the fastest of this many passes over the test observations
+
+
+class ChoiceAgent(BaseAgent):
+    """An agent of the choice environments: one candidate index per observation for a preference (see
+    :class:`leaderboards.protocol.BaseAgent` for the name, family, costs and details)."""
+
+    @abstractmethod
+    def act(self, observations: np.ndarray, preference: np.ndarray, seed: int) -> np.ndarray:
+        """One candidate index in [0, K) per row of ``observations`` (n, D) for ``preference`` (shape
+        (n_objectives,), sums to 1), as an integer array of shape (n,); seeded by ``seed``."""
+
+
+class RandomChoiceAgent(ChoiceAgent):
+    """Uniformly random candidates, drawn from ``seed``: the untrained policy, and the inference-cost baseline."""
+
+    name, family, preference_independent = "random-choice", "single-policy", True
+
+    def __init__(self, n_actions: int) -> None:
+        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 1:
+            raise ValueError(f"`n_actions` must be an int >= 1 (the env's number of candidates); got {n_actions!r}")
+        self.n_actions = n_actions
+
+    def act(self, observations: np.ndarray, preference: np.ndarray, seed: int) -> np.ndarray:
+        return np.random.default_rng(seed).integers(self.n_actions, size=len(observations))
+
+    def training_costs(self) -> TrainingCosts:
+        return TrainingCosts(0, 0, 0.0, "cpu", 0)
+
+
+def _actions(agent: ChoiceAgent, observations: np.ndarray, preference: np.ndarray, seed: int,
+             n_actions: int) -> np.ndarray:
+    """The agent's picks, checked: an integer array (n,) of candidate indices."""
+    actions = np.asarray(agent.act(observations.copy(), preference.copy(), seed))
+    if actions.shape != (len(observations),) or actions.dtype.kind not in "iu":
+        raise ValueError(f"`{agent.name}.act` must return an integer array of shape ({len(observations)},), one "
+                         f"candidate index per observation; got shape {actions.shape}, dtype {actions.dtype}")
+    if len(actions) and (actions.min() < 0 or actions.max() >= n_actions):
+        bad = actions[(actions < 0) | (actions >= n_actions)][0]
+        raise ValueError(f"`{agent.name}.act` must return candidate indices in [0, {n_actions - 1}]; got {bad}")
+    return actions.astype(np.int64)
+
+
+def _evaluate_seed(agent: ChoiceAgent, env: Any, observations: np.ndarray, prefs: np.ndarray,
+                   seed: int) -> np.ndarray:
+    """The (m, d) per-preference exact mean reward vectors of one seed on the test split."""
+    split, n_actions = env.eval_spec.test_split, int(env.action_space.n)
+    if agent.preference_independent:
+        uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
+        once = env.expected_return(_actions(agent, observations, uniform, seed, n_actions), split)
+        return np.tile(once, (len(prefs), 1))
+    return np.stack([env.expected_return(_actions(agent, observations, w, seed, n_actions), split) for w in prefs])
+
+
+def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 1, 2),
+                    preferences: npt.ArrayLike | None = None, *, baseline: ChoiceAgent | None = None,
+                    timing_repeats: int = TIMING_REPEATS, **env_kwargs: Any) -> dict:
+    """The leaderboard result (schema version 1) of the choice agent ``agent`` on the choice env ``env_id``.
+
+    ``preferences`` defaults to the eval spec's set (results with others are refused by ``submit``). ``baseline``
+    is the agent the inference cost is relative to (default: a :class:`RandomChoiceAgent`); both are timed on the
+    whole test split with the first seed, fastest of ``timing_repeats`` passes. ``env_kwargs`` go to
+    ``gymnasium.make``. ``claimed_metrics`` include IGD and MUL against the env's known fronts.
+    """
+    _check_agent(agent, ChoiceAgent)
+    seeds = _check_seeds(seeds)
+    if isinstance(timing_repeats, bool) or not isinstance(timing_repeats, int) or timing_repeats < 1:
+        raise ValueError(f"`timing_repeats` must be an int >= 1; got {timing_repeats!r}")
+    if baseline is not None:
+        _check_agent(baseline, ChoiceAgent)
+    env = _make_env(env_id, env_kwargs, choice=True)
+    try:
+        base, spec = env.unwrapped, env.unwrapped.eval_spec
+        observations = base.observations(spec.test_split)  # (n, D)
+        prefs = _check_preferences(preferences, spec)
+        start = time.perf_counter()
+        rewards = np.stack([_evaluate_seed(agent, base, observations, prefs, s) for s in seeds])  # (S, m, d)
+        eval_seconds = time.perf_counter() - start
+        if baseline is None:
+            random = isinstance(agent, RandomChoiceAgent)
+            baseline = agent if random else RandomChoiceAgent(int(base.action_space.n))
+        d = len(spec.objectives)
+        own = _time_actions(agent, observations, seeds[0], d, timing_repeats)
+        other = own if baseline is agent else _time_actions(baseline, observations, seeds[0], d, timing_repeats)
+        costs = {**_training_costs(agent), "eval_seconds_per_reply": own, "baseline_seconds_per_reply": other}
+        costs["eval_device"], costs["eval_peak_memory_bytes"] = _device_and_peak_memory()
+        costs["eval_seconds"] = eval_seconds
+        result = build_result(spec, agent, len(observations), seeds, prefs, rewards, costs)
+        result["claimed_metrics"] = compute_metrics(result, known_fronts(base))
+    finally:
+        env.close()
+    return result
+
+
+def _time_actions(agent: ChoiceAgent, observations: np.ndarray, seed: int, d: int, repeats: int) -> float:
+    """Seconds per observation of ``agent.act`` at the uniform preference: the fastest of ``repeats`` timed passes
+    over ``observations`` after a warm-up call."""
+    uniform = np.full(d, 1.0 / d)
+    agent.act(observations[:1].copy(), uniform.copy(), seed)  # warm-up: lazy loading, caches
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        agent.act(observations.copy(), uniform.copy(), seed)
+        best = min(best, time.perf_counter() - start)
+    return max(best, 1e-9) / len(observations)
+
+
+def hypervolume_fraction(result: dict) -> float:
+    """A choice result's mean hypervolume over the hypervolume of its environment's known test front (from the
+    eval spec's reference point): 1.0 is the per-prompt oracle front, which no 15 policies reach exactly."""
+    from leaderboards.indicators import hypervolume
+
+    env = _make_env(result["env_id"], {}, choice=True)
+    try:
+        base = env.unwrapped
+        known = hypervolume(base.pareto_front(base.eval_spec.test_split), result["reference_point"])
+    finally:
+        env.close()
+    return compute_metrics(result)["hv_mean"] / known
