@@ -44,3 +44,4 @@ lint: $(STAMP)
 benchmark: $(STAMP)
 	$(PY) benchmarks/env_step.py
 	$(PY) benchmarks/rl_step.py
+	$(PY) benchmarks/moe_decode.py
