@@ -68,6 +68,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="emorl: how the experts are combined (default: hidden states)")
     p.add_argument("--gate-prompts", type=int, default=0,
                    help="emorl: fit the contextual-bandit gate on this many training prompts (0: no gate)")
+    p.add_argument("--gate-model", choices=("shared", "disjoint"), default="shared",
+                   help="emorl gate: one LinUCB regression shared by all mixtures (default) or one per mixture")
     p.add_argument("--search-prompts", type=int, default=0,
                    help="emorl / rewarded-soups: grid-search each preference's mixture on this many validation "
                         "prompts (0: the identity map, expert i weighted by w_i)")
@@ -169,7 +171,7 @@ def build_meta_agent(args: argparse.Namespace, experts: Any) -> Any:
                          f"{args.agent} with --search-prompts {args.search_prompts}")
     env = make_env(experts.config)
     base, n = env.unwrapped, len(experts.trained_preferences)
-    gate = GatedMixture(n, n, seed=args.seed) if args.gate_prompts else None
+    gate = GatedMixture(n, n, seed=args.seed, model=args.gate_model) if args.gate_prompts else None
     agent = MetaPolicyAgent(experts, aggregation, gate=gate, name=args.name)
     prefs = np.asarray(base.eval_spec.preferences, dtype=np.float64)
     if gate is not None:

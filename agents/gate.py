@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["mixture_lattice", "gate_features", "ContextProjection", "LinUCBGate", "BanditReport", "run_bandit"]
+__all__ = ["mixture_lattice", "gate_features", "ContextProjection", "LinUCBGate", "SharedLinUCBGate", "BanditReport",
+           "run_bandit"]
 
 
 def mixture_lattice(n_experts: int, divisions: int = 4) -> np.ndarray:
@@ -118,11 +119,15 @@ class LinUCBGate:
         if ((arms < 0) | (arms >= len(self.b))).any() or not np.isfinite(rewards).all():
             raise ValueError(f"`arms` must lie in [0, {len(self.b)}) and `rewards` must be finite; got arms "
                              f"{arms.tolist()!r:.80} and rewards {rewards.tolist()!r:.80}")
-        for x, a, r in zip(phi, arms, rewards):
+        self._add(phi, arms, rewards)
+        np.add.at(self.counts, arms, 1)
+
+    def _add(self, phi: np.ndarray, models: np.ndarray, rewards: np.ndarray) -> None:
+        """Sherman-Morrison updates of ``A^-1`` and ``b`` of the given regression models, one observation at a time."""
+        for x, a, r in zip(phi, models, rewards):
             ax = self.a_inv[a] @ x  # (d,)
             self.a_inv[a] -= np.outer(ax, ax) / (1.0 + x @ ax)
             self.b[a] += r * x
-            self.counts[a] += 1
 
     def _check(self, features: npt.ArrayLike) -> np.ndarray:
         phi = np.asarray(features, dtype=np.float64)
@@ -143,6 +148,53 @@ class LinUCBGate:
         self.alpha, self.ridge = float(state["alpha"]), float(state["ridge"])
         self.a_inv, self.b = a_inv, np.asarray(state["b"], dtype=np.float64)
         self.counts = np.asarray(state["counts"], dtype=np.int64)
+
+
+class SharedLinUCBGate(LinUCBGate):
+    """LinUCB with one model shared by all arms: the reward of mixture m is ``theta . (phi (x) q(m))`` with the
+    quadratic mixture features ``q(m) = [m_e, m_e m_f (e < f)]``: each expert's contribution is affine in the
+    context and weighted by its share, and the pairwise terms let a mixture beat both of its experts (a model
+    linear in m would only ever pick single experts). One observation of any mixture informs every other, so it
+    learns from far fewer rounds than one model per arm (:class:`LinUCBGate`). ``arms``: the (K, E) mixtures."""
+
+    def __init__(self, arms: npt.ArrayLike, dim: int, alpha: float = 0.5, ridge: float = 1.0) -> None:
+        self.arms = np.asarray(arms, dtype=np.float64)  # (K, E)
+        upper = np.triu_indices(self.arms.shape[1], k=1)
+        pairs = self.arms[:, upper[0]] * self.arms[:, upper[1]]  # (K, E (E - 1) / 2)
+        self.arm_features = np.concatenate([self.arms, pairs], axis=1)  # (K, Q)
+        super().__init__(1, dim * self.arm_features.shape[1], alpha, ridge)
+        self.feature_dim = dim
+        self.counts = np.zeros(len(self.arms), dtype=np.int64)
+
+    def _joint(self, phi: np.ndarray) -> np.ndarray:
+        """(B, K, dim * Q): every row's features crossed with every arm's mixture features."""
+        q = self.arm_features
+        return (phi[:, None, :, None] * q[None, :, None, :]).reshape(len(phi), len(q), -1)
+
+    def scores(self, features: npt.ArrayLike, explore: bool = True) -> np.ndarray:
+        z = self._joint(self._check_phi(features))  # (B, K, D)
+        mean = z @ self.theta[0]  # (B, K)
+        if not explore or self.alpha == 0:
+            return mean
+        var = np.einsum("bki,ij,bkj->bk", z, self.a_inv[0], z)
+        return mean + self.alpha * np.sqrt(np.maximum(var, 0.0))
+
+    def update(self, features: npt.ArrayLike, arms: npt.ArrayLike, rewards: npt.ArrayLike) -> None:
+        phi = self._check_phi(features)
+        arms = np.asarray(arms, dtype=np.int64).reshape(-1)
+        rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        if ((arms < 0) | (arms >= len(self.arms))).any() or not len(arms) == len(rewards) == len(phi) \
+                or not np.isfinite(rewards).all():
+            raise ValueError(f"`arms` must lie in [0, {len(self.arms)}) and `rewards` must be finite, one of each "
+                             f"per feature row; got arms {arms.tolist()!r:.80} and rewards {rewards.tolist()!r:.80}")
+        self._add(self._joint(phi)[np.arange(len(phi)), arms], np.zeros(len(arms), dtype=np.int64), rewards)
+        np.add.at(self.counts, arms, 1)
+
+    def _check_phi(self, features: npt.ArrayLike) -> np.ndarray:
+        phi = np.asarray(features, dtype=np.float64)
+        if phi.ndim != 2 or phi.shape[1] != self.feature_dim or not np.isfinite(phi).all():
+            raise ValueError(f"`features` must be finite with shape (B, {self.feature_dim}); got shape {phi.shape}")
+        return phi
 
 
 @dataclass

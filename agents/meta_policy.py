@@ -28,11 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from agents.aggregation import AGGREGATIONS, check_mixture, generate_with
-from agents.gate import ContextProjection, LinUCBGate, gate_features, mixture_lattice
+from agents.gate import ContextProjection, LinUCBGate, SharedLinUCBGate, gate_features, mixture_lattice
 from agents.single_policy import ScalarizedAgent
 from leaderboards.protocol import Agent, TrainingCosts
 
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
+GATE_MODELS = ("shared", "disjoint")
 
 __all__ = ["MixtureMap", "hierarchical_grid_search", "GatedMixture", "MetaPolicyAgent"]
 
@@ -94,13 +95,20 @@ def hierarchical_grid_search(score: Callable[[np.ndarray], float], n_experts: in
 
 class GatedMixture:
     """The contextual-bandit gate of a meta-policy: LinUCB over a lattice of mixtures on the features
-    ``w (x) [1, P x]`` of the preference w and the prompt's MiniLM embedding x projected by P."""
+    ``w (x) [1, P x]`` of the preference w and the prompt's MiniLM embedding x projected by P; ``model`` is
+    ``shared`` (one regression over all mixtures, :class:`~agents.gate.SharedLinUCBGate`) or ``disjoint`` (one
+    per mixture, :class:`~agents.gate.LinUCBGate`)."""
 
     def __init__(self, n_experts: int, n_objectives: int, divisions: int = 4, context_dim: int = 8,
-                 alpha: float = 0.5, seed: int = 0) -> None:
+                 alpha: float = 0.5, seed: int = 0, model: str = "shared") -> None:
+        if model not in GATE_MODELS:
+            raise ValueError(f"`model` must be one of {GATE_MODELS}; got {model!r}")
         self.arms = mixture_lattice(n_experts, divisions)  # (K, E)
         self.projection = ContextProjection(EMBEDDING_DIM, context_dim, seed)  # MiniLM embeddings are 384-d
-        self.bandit = LinUCBGate(len(self.arms), n_objectives * (context_dim + 1), alpha=alpha)
+        dim = n_objectives * (context_dim + 1)
+        self.model = model
+        self.bandit = (SharedLinUCBGate(self.arms, dim, alpha=alpha) if model == "shared"
+                       else LinUCBGate(len(self.arms), dim, alpha=alpha))
         self.env_samples = 0
 
     def features(self, prompts: list[str], preference: npt.ArrayLike) -> np.ndarray:
@@ -199,7 +207,8 @@ class MetaPolicyAgent(Agent):
     def _gate_details(self) -> dict[str, Any] | None:
         if self.gate is None:
             return None
-        out: dict[str, Any] = {"arms": len(self.gate.arms), "env_samples": self.gate.env_samples}
+        out: dict[str, Any] = {"model": self.gate.model, "arms": len(self.gate.arms),
+                               "env_samples": self.gate.env_samples}
         if self.bandit_report is not None:
             r = self.bandit_report
             out.update(rounds=len(r.regret_curve), gate_reward=r.gate_reward, best_fixed_reward=r.best_fixed_reward,

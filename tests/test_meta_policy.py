@@ -86,7 +86,7 @@ def test_gate_is_fitted_from_bandit_rounds_and_reported(tiny_lm, trained_experts
     assert commands.run(_parser().parse_args(argv)) == 0
     assert "regret vs best fixed" in capsys.readouterr().out
     gate = json.loads(result_path.read_text())["agent"]["details"]["gate"]
-    assert gate["arms"] == 5 and gate["env_samples"] == 15 and gate["rounds"] == 3 * 11
+    assert gate["model"] == "shared" and gate["arms"] == 5 and gate["env_samples"] == 15 and gate["rounds"] == 3 * 11
     assert gate["oracle_reward"] >= max(gate["gate_reward"], gate["best_fixed_reward"]) - 1e-12
 
 
