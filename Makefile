@@ -42,6 +42,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 benchmark: $(STAMP)
-	$(PY) benchmarks/env_step.py
-	$(PY) benchmarks/rl_step.py
-	$(PY) benchmarks/moe_decode.py
+	$(PY) benchmarks/run.py

@@ -1,0 +1,117 @@
+"""Run every benchmark of the project and write one table of same-run ratios: benchmarks/RESULTS.md.
+
+    python benchmarks/run.py [--quick] [--only env_step rl_step moe_decode hypervolume] [--report-only]
+
+Each benchmark is its own script (``env_step.py``: vector env step against the raw reward-model passes;
+``rl_step.py``: one k-SCST step split into generation, scoring and update, and PAMA's weighting against MGDA's;
+``moe_decode.py``: meta-policy decoding, batched experts against one after another and the single policy;
+``hypervolume.py``: the board's indicators against pymoo's). This harness runs them one after another in
+subprocesses (``--quick``: small sizes, a few minutes on a CPU), each writing ``benchmarks/results/<name>.json``
+keyed by device kind, then renders every stored result, with its device and date, into ``benchmarks/RESULTS.md``.
+``--report-only`` re-renders without running anything. Every figure in the table is a ratio measured within one
+run of one script on one device, never a comparison across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+BENCHMARKS = ("env_step", "rl_step", "moe_decode", "hypervolume")
+QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
+         "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5"],
+         "moe_decode": ["--batches", "1", "8", "--new-tokens", "16", "--repeats", "1"],
+         "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"]}
+
+
+def run(name: str, quick: bool) -> None:
+    """Run ``benchmarks/<name>.py`` (with the quick sizes when ``quick``); raise when it fails."""
+    cmd = [sys.executable, str(HERE / f"{name}.py"), *(QUICK[name] if quick else [])]
+    print(f"$ {' '.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True, cwd=HERE.parent)
+
+
+def _records(name: str) -> dict[str, dict]:
+    """Stored results of one benchmark by device kind ({} when it never ran)."""
+    path = RESULTS / f"{name}.json"
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text())
+    return data if "date" not in data else {"cpu": data}  # single-record files (env_step, hypervolume)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def _env_step(kind: str, r: dict) -> list[str]:
+    out = [f"## Vector env step against raw reward-model passes ({kind}: {r['device']}, {r['date']})", ""]
+    return out + _table(["batch", "replies/s", "env step / raw passes"],
+                        [[str(x["batch"]), f"{x['replies_per_s']:.1f}", f"{x['ratio_env_over_raw']:.2f}x"]
+                         for x in r["rows"]])
+
+
+def _rl_step(kind: str, r: dict) -> list[str]:
+    s, w = r["seconds"], r["weighting"]
+    out = [f"## One RL step ({kind}: {r['device']}, {r['dtype']}, {r['date']}; {r['replies']} replies x "
+           f"{r['max_new_tokens']} tokens)", ""]
+    return out + _table(["generation s", "scoring s", "update s (linear)", "tokens/s", "MGDA / PAMA weighting",
+                         "MGDA / PAMA update"],
+                        [[f"{s['generation']:.2f}", f"{s['scoring']:.2f}", f"{s['update_linear']:.2f}",
+                          f"{r['generation_tokens_per_second']:.0f}", f"{w['mgda_over_pama']:.0f}x",
+                          f"{w['update_mgda_over_pama']:.2f}x"]])
+
+
+def _moe_decode(kind: str, r: dict) -> list[str]:
+    out = [f"## Meta-policy decoding, {r['experts']} experts ({kind}: {r['device']}, {r['dtype']}, "
+           f"{r['torch_threads']} threads, {r['date']})", ""]
+    rows = [[b, f"{v['single']['ms_per_step']:.1f}", f"{v['experts_batched']['x_single']:.2f}x",
+             f"{v['experts_sequential']['x_single']:.2f}x",
+             f"{v['experts_batched']['ms_per_step'] / v['experts_sequential']['ms_per_step']:.2f}x"]
+            for b, v in r["batches"].items()]
+    return out + _table(["batch", "single ms/token", "batched / single", "sequential / single",
+                         "batched / sequential"], rows)
+
+
+def _hypervolume(kind: str, r: dict) -> list[str]:
+    out = [f"## Indicators against pymoo ({kind}: {r['device']}, {r['date']})", ""]
+    rows = [[str(x["objectives"]), str(x["points"]), f"{x['hypervolume_ms']:.2f}", f"{x['hv_over_pymoo']:.2f}x",
+             f"{x['pareto_mask_ms']:.2f}", f"{x['pareto_mask_over_pymoo']:.2f}x"] for x in r["rows"]]
+    return out + _table(["objectives", "points", "hypervolume ms", "/ pymoo", "Pareto filter ms", "/ pymoo"], rows)
+
+
+SECTIONS = {"env_step": _env_step, "rl_step": _rl_step, "moe_decode": _moe_decode, "hypervolume": _hypervolume}
+
+
+def render() -> str:
+    """The markdown of every stored result."""
+    out = ["# Benchmark results", "", "Written by `python benchmarks/run.py`; ratios are measured within one run.", ""]
+    for name, section in SECTIONS.items():
+        for kind, record in _records(name).items():
+            out += section(kind, record) + [""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes on a CPU)")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--report-only", action="store_true", help="only re-render RESULTS.md from stored results")
+    args = parser.parse_args()
+    if not args.report_only:
+        for name in args.only:
+            run(name, args.quick)
+    path = HERE / "RESULTS.md"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(render() + "\n")
+    tmp.replace(path)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
