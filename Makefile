@@ -28,15 +28,15 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# The optional `morl` extra (morl-baselines, for examples/morl_baselines_choice.py) and its tests. pycddlib builds
-# from source against libgmp-dev (Debian's package; .ci/run installs it). `make test` works without the extra: those
-# tests skip there.
-$(EXTRAS_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,morl]"
+# The optional `morl` extra (morl-baselines, for examples/morl_baselines_choice.py), the `ray` extra (sweeps on
+# Ray) and their tests. pycddlib builds from source against libgmp-dev (Debian's package; .ci/run installs it).
+# `make test` works without the extras: their tests skip there.
+$(EXTRAS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,morl,ray]"
 	touch $(EXTRAS_STAMP)
 
 test-extras: $(EXTRAS_STAMP)
-	$(PY) -m pytest tests/test_morl_baselines_choice.py
+	$(PY) -m pytest tests/test_morl_baselines_choice.py tests/test_sweep.py -k "morl_baselines or ray"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

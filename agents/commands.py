@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["COMMANDS", "add_commands", "run", "build_agent"]
 
-COMMANDS = ("train",)
+COMMANDS = ("train", "sweep")
 #: ``--agent`` values built on linear k-SCST runs: the Pareto-set and meta-policy agents of ``agents.meta_policy``
 EXPERT_AGENTS = ("emorl", "rewarded-soups")
 GRID_AGENTS = ("weight-grid",)
@@ -95,6 +95,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="option of the scalarizer, VALUE as JSON (e.g. gamma=0.07 for dynaopt)")
     _field_flags(p, TrainConfig, _OWN_FLAGS, "train_")
     _field_flags(p, PolicyConfig, (), "policy_")
+    from agents import sweep
+
+    s = subparsers.add_parser("sweep", help="run a grid of training jobs (agent x seed x preference) from a TOML file",
+                              description=sweep.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("config", type=Path, help="sweep TOML file")
+    s.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: one job after another in this process; ray: one Ray task per job (extra .[ray])")
+    s.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    s.add_argument("--dry-run", action="store_true", help="list the jobs and whether they are finished; run nothing")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -260,13 +269,30 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from agents.sweep import expand, load_config, run_sweep
+
+    config = load_config(args.config)
+    jobs = expand(config)
+    print(f"sweep {args.config}: {len(jobs)} jobs into {config.out} ({sum(j.done for j in jobs)} finished before)")
+    if args.dry_run:
+        for job in jobs:
+            print(f"  {'done' if job.done else 'todo'}  {job.id}: morl-bench {' '.join(job.argv)}")
+        return 0
+    statuses = run_sweep(config, args.backend, args.ray_address)
+    counts = {s: list(statuses.values()).count(s) for s in ("done", "skipped", "failed")}
+    print(f"sweep finished: {counts['done']} run, {counts['skipped']} skipped (finished before), {counts['failed']} "
+          f"failed; statuses in {config.out / 'sweep.json'}")
+    return 1 if counts["failed"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the agents' sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a user
     error."""
     if args.command not in COMMANDS:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
     try:
-        return _train(args)
+        return _train(args) if args.command == "train" else _sweep(args)
     except (ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

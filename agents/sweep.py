@@ -1,0 +1,192 @@
+"""Sweeps: a grid of (agent x seed x preference) training jobs from one TOML file, run locally or on Ray.
+
+    morl-bench sweep CONFIG.toml [--backend local|ray] [--ray-address ADDR] [--dry-run]
+
+A config names the environment, the agents (``morl-bench train --agent`` values), the seeds and, for the agents
+trained at a fixed preference (linear, chebyshev, dynaopt), the preferences; every other ``morl-bench train``
+option goes in its ``[train]`` table under its flag name (``steps = 8``, ``prompts-per-step = 4``,
+``objectives = ["conciseness"]``, ``resume = true``). Optional ``eval_seeds`` writes a leaderboard result per job;
+``[resources]`` is what each job asks Ray for (``num_cpus``, ``num_gpus``)::
+
+    env = "morl/Counsel-v0"
+    agents = ["linear", "pama"]
+    seeds = [0, 1, 2]
+    preferences = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    out = "runs/sweep"
+    eval_seeds = [0]
+    [train]
+    steps = 8
+    [resources]
+    num_gpus = 0.5
+
+Each job trains into ``<out>/<job id>`` with ``--resume`` and, once it has succeeded, writes ``done.json`` there
+(atomically): a rerun of the sweep skips finished jobs and resumes interrupted ones from their checkpoints.
+``<out>/sweep.json`` records every job's status after each job (local) or at the end (Ray). The local backend runs
+the jobs one after another in this process; ``--backend ray`` (optional extra ``.[ray]``) submits each job as a Ray
+task with its resource request, on a local Ray (started with this machine's CPUs) or on ``--ray-address``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SweepConfig", "Job", "load_config", "expand", "run_job", "run_sweep"]
+
+_KEYS = {"env", "agents", "seeds", "preferences", "out", "eval_seeds", "train", "resources"}
+_PREFERENCE_AGENTS = ("linear", "chebyshev", "dynaopt")
+_OWN = {"env", "agent", "seed", "out", "resume", "preference", "result", "eval-seeds"}
+
+
+@dataclass
+class SweepConfig:
+    """A parsed, validated sweep (see the module docstring)."""
+
+    env: str
+    agents: list[str]
+    seeds: list[int]
+    out: Path
+    preferences: list[list[float]] | None = None
+    eval_seeds: list[int] | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Job:
+    """One ``morl-bench train`` run of the grid."""
+
+    id: str
+    argv: list[str]
+    out_dir: Path
+
+    @property
+    def done(self) -> bool:
+        return (self.out_dir / "done.json").is_file()
+
+
+def _fail(key: str, rule: str, value: Any) -> None:
+    raise ValueError(f"sweep config `{key}` {rule}; got {value!r}")
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and check a sweep TOML file; errors name the key, the rule and the value."""
+    from agents.commands import EXPERT_AGENTS, GRID_AGENTS
+    from agents.config import SCALARIZERS
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
+    raw = tomllib.loads(path.read_text())
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        _fail(unknown[0], f"is not a sweep key (known: {sorted(_KEYS)})", raw[unknown[0]])
+    if not isinstance(raw.get("env"), str):
+        _fail("env", "must be an environment id (a string)", raw.get("env"))
+    known = SCALARIZERS + EXPERT_AGENTS + GRID_AGENTS
+    agents = raw.get("agents")
+    if not isinstance(agents, list) or not agents or any(a not in known for a in agents):
+        _fail("agents", f"must be a non-empty list of {known}", agents)
+    for key in ("seeds", "eval_seeds"):
+        value = raw.get(key, [0] if key == "seeds" else None)
+        if value is not None and (not isinstance(value, list) or not value
+                                  or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in value)):
+            _fail(key, "must be a non-empty list of integers >= 0", value)
+    prefs = raw.get("preferences")
+    if prefs is not None and (not isinstance(prefs, list) or not prefs or any(not isinstance(w, list) for w in prefs)):
+        _fail("preferences", "must be a non-empty list of preferences (lists of weights)", prefs)
+    train = raw.get("train", {})
+    clash = sorted(_OWN & set(train))
+    if clash:
+        _fail(f"train.{clash[0]}", "is set by the sweep itself (env, agents, seeds, preferences, out, eval_seeds)",
+              train[clash[0]])
+    resources = raw.get("resources", {})
+    if any(k not in ("num_cpus", "num_gpus") or not isinstance(v, int | float) or v < 0 for k, v in resources.items()):
+        _fail("resources", "must map num_cpus / num_gpus to numbers >= 0", resources)
+    return SweepConfig(raw["env"], agents, raw.get("seeds", [0]), Path(raw.get("out", f"runs/sweep-{path.stem}")),
+                       prefs, raw.get("eval_seeds"), train, resources)
+
+
+def _flags(train: dict[str, Any]) -> list[str]:
+    argv: list[str] = []
+    for key, value in train.items():
+        if value is True:
+            argv.append(f"--{key}")
+        elif value is not False:
+            argv += [f"--{key}", *(str(v) for v in (value if isinstance(value, list) else [value]))]
+    return argv
+
+
+def expand(config: SweepConfig) -> list[Job]:
+    """The grid: every agent x seed x (preference, for the fixed-preference agents), in config order."""
+    jobs = []
+    for agent in config.agents:
+        prefs = config.preferences if agent in _PREFERENCE_AGENTS and config.preferences else [None]
+        for seed in config.seeds:
+            for i, w in enumerate(prefs):
+                job_id = f"{agent}-seed{seed}" + ("" if w is None else f"-pref{i:02d}")
+                out = config.out / job_id
+                argv = ["train", "--env", config.env, "--agent", agent, "--seed", str(seed), "--out", str(out),
+                        "--resume", *([] if w is None else ["--preference", *(str(x) for x in w)]),
+                        *_flags(config.train)]
+                if config.eval_seeds:
+                    argv += ["--result", str(out / "result.json"), "--eval-seeds", *map(str, config.eval_seeds)]
+                jobs.append(Job(job_id, argv, out))
+    return jobs
+
+
+def run_job(argv: list[str], out_dir: str) -> int:
+    """Run one job (``morl-bench train`` arguments) in this process; on success write ``done.json`` atomically.
+    Returns the command's exit status (0 success, 2 user error)."""
+    import argparse
+
+    from agents import commands
+    from leaderboards.submission import write_atomic
+
+    parser = argparse.ArgumentParser(prog="morl-bench")
+    commands.add_commands(parser.add_subparsers(dest="command", required=True))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    status = commands.run(parser.parse_args(argv))
+    if status == 0:
+        write_atomic(Path(out_dir) / "done.json", json.dumps({"argv": argv}, indent=1) + "\n")
+    return status
+
+
+def _write_status(config: SweepConfig, statuses: dict[str, str]) -> None:
+    from leaderboards.submission import write_atomic
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    write_atomic(config.out / "sweep.json", json.dumps({"env": config.env, "jobs": statuses}, indent=1) + "\n")
+
+
+def run_sweep(config: SweepConfig, backend: str = "local", ray_address: str | None = None) -> dict[str, str]:
+    """Run the unfinished jobs of ``config``; returns job id -> "skipped" (finished before), "done" or "failed"."""
+    if backend not in ("local", "ray"):
+        raise ValueError(f"`backend` must be 'local' or 'ray'; got {backend!r}")
+    jobs = expand(config)
+    statuses = {job.id: "skipped" for job in jobs if job.done}
+    todo = [job for job in jobs if not job.done]
+    if backend == "local":
+        for job in todo:
+            statuses[job.id] = "done" if run_job(job.argv, str(job.out_dir)) == 0 else "failed"
+            _write_status(config, statuses)
+    elif todo:
+        for job, status in zip(todo, _run_on_ray(todo, config.resources, ray_address)):
+            statuses[job.id] = "done" if status == 0 else "failed"
+    _write_status(config, statuses)
+    return statuses
+
+
+def _run_on_ray(jobs: list[Job], resources: dict[str, float], address: str | None) -> list[int]:
+    """Each job as a Ray task with ``resources`` (default one CPU); returns their exit statuses in job order."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ValueError("--backend ray needs the optional extra: pip install -e '.[ray]'") from error
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    task = ray.remote(run_job).options(num_cpus=resources.get("num_cpus", 1), num_gpus=resources.get("num_gpus", 0))
+    return ray.get([task.remote(job.argv, str(job.out_dir)) for job in jobs])
