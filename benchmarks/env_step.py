@@ -15,28 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import gymnasium as gym
 import torch
+from bench_timing import timed
 
 import morl_envs  # noqa: F401  (registers the envs)
 from agents import CausalLMPolicy
 from reward_models.encoder import shared_encoder
-
-
-def timed(fn, repeats: int) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs, caches cleared before each."""
-    times = []
-    for _ in range(repeats):
-        shared_encoder().clear_cache()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -59,8 +47,10 @@ def main() -> None:
         p, r = prompts[:batch], replies[:batch]
         for model in models:  # warm-up
             model(p, r)
-        raw = {m.name: timed(lambda m=m, p=p, r=r: m._score(p, r), args.repeats) for m in models}
-        step = timed(lambda envs=envs, p=p, r=r: (envs.reset(options={"prompts": p}), envs.step(r)), args.repeats)
+        clear = shared_encoder().clear_cache  # neither side may reuse the other's embeddings
+        raw = {m.name: timed(lambda m=m, p=p, r=r: m._score(p, r), args.repeats, before=clear)[0] for m in models}
+        step = timed(lambda envs=envs, p=p, r=r: (envs.reset(options={"prompts": p}), envs.step(r)), args.repeats,
+                     before=clear)[0]
         rows.append({"batch": batch, "env_step_s": round(step, 4), "raw_forward_s": round(sum(raw.values()), 4),
                      "raw_per_model_s": {k: round(v, 4) for k, v in raw.items()},
                      "replies_per_s": round(batch / step, 1), "ratio_env_over_raw": round(step / sum(raw.values()), 3)})

@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,18 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_timing import timed  # noqa: E402
+
 from leaderboards.indicators import hypervolume  # noqa: E402
 from leaderboards.pareto import pareto_mask  # noqa: E402
-
-
-def median_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs, and the last result."""
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def sphere_front(n_points: int, n_objectives: int, seed: int = 0) -> np.ndarray:
@@ -60,12 +49,12 @@ def main() -> None:
     for n in args.objectives:
         for size in args.sizes:
             points = sphere_front(size, n)
-            ours_s, ours = median_seconds(lambda p=points, m=n: hypervolume(p, np.zeros(m)), args.repeats)
-            pymoo_s, theirs = median_seconds(lambda p=points, m=n: HV(ref_point=np.zeros(m))(-p), args.repeats)
+            ours_s, ours = timed(lambda p=points, m=n: hypervolume(p, np.zeros(m)), args.repeats)
+            pymoo_s, theirs = timed(lambda p=points, m=n: HV(ref_point=np.zeros(m))(-p), args.repeats)
             if abs(float(ours) - float(theirs)) > 1e-9:
                 raise RuntimeError(f"hypervolumes disagree on n={n}, N={size}: {ours} vs {theirs}")
-            mask_s, _ = median_seconds(lambda p=points: pareto_mask(p), args.repeats)
-            nds_s, _ = median_seconds(lambda p=points: NonDominatedSorting().do(-p, only_non_dominated_front=True),
+            mask_s, _ = timed(lambda p=points: pareto_mask(p), args.repeats)
+            nds_s, _ = timed(lambda p=points: NonDominatedSorting().do(-p, only_non_dominated_front=True),
                                       args.repeats)
             rows.append({"objectives": n, "points": size, "hypervolume_ms": 1e3 * ours_s,
                          "pymoo_hv_ms": 1e3 * pymoo_s, "hv_over_pymoo": ours_s / pymoo_s,

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,22 +32,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_timing import device_name, timed  # noqa: E402
+
 from agents.aggregation import mixture_generate  # noqa: E402
 from agents.policy import CausalLMPolicy  # noqa: E402
-
-
-def timed(fn: Callable[[], int], repeats: int, device: torch.device) -> tuple[float, int]:
-    """Median seconds of ``fn()`` over ``repeats`` runs (CUDA synchronised) and the decode steps it returned."""
-    times, steps = [], 0
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        steps = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), steps
 
 
 def make_experts(policy: CausalLMPolicy, n: int) -> list[str]:
@@ -131,7 +116,7 @@ def main() -> None:
         rows[str(b)] = row
         print(f"batch {b}: " + ", ".join(f"{k} {v['ms_per_step']:.1f} ms/step ({v['x_single']:.2f}x)"
                                          for k, v in row.items()), flush=True)
-    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "device": _device_name(policy.device),
+    record = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "device": device_name(policy.device),
               "dtype": str(policy.dtype).replace("torch.", ""), "torch": torch.__version__,
               "torch_threads": torch.get_num_threads(), "model": str(policy.path), "experts": args.experts,
               "new_tokens": args.new_tokens, "repeats": args.repeats, "batches": rows}
@@ -142,12 +127,6 @@ def main() -> None:
     tmp.write_text(json.dumps(results, indent=1) + "\n")
     tmp.replace(args.out)
     print(f"wrote {args.out} [{policy.device.type}]")
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{platform.machine()} ({platform.processor() or 'unknown'})"
 
 
 if __name__ == "__main__":

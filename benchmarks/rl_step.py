@@ -21,33 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from bench_timing import device_name, timed
 
 from agents.config import PolicyConfig, TrainConfig
 from agents.policy import CausalLMPolicy, Generation
 from agents.rl import leave_one_out, make_env, make_policy, score, update
 from agents.scalarizers import make_scalarizer
-
-
-def timed(fn: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, object]:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` runs (CUDA synchronised), and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        result = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
@@ -85,7 +68,7 @@ def main() -> None:
     n_params = sum(p.numel() for p in policy.trainable_parameters())
 
     record = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"), "device": _device_name(device),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"), "device": device_name(device),
         "dtype": str(policy.dtype).replace("torch.", ""), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "env": args.env, "objectives": list(objectives),
         "model": str(policy.path), "prompts": args.prompts, "k": args.k, "replies": len(repeated),
@@ -138,12 +121,6 @@ def time_weighting(policy: CausalLMPolicy, rewards: torch.Tensor, repeats: int) 
 def _first(gen: Generation, k: int) -> Generation:
     """The k replies to the first prompt."""
     return Generation(gen.prompt_ids[:k], gen.prompt_mask[:k], gen.reply_ids[:k], gen.reply_mask[:k], gen.texts[:k])
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"cpu:{platform.machine()} ({platform.processor() or 'unknown'})"
 
 
 if __name__ == "__main__":
