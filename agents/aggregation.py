@@ -140,20 +140,12 @@ def mixture_generate(policy: CausalLMPolicy, experts: Sequence[str], mixture: np
     return policy.to_generation(batch, torch.stack(tokens, dim=1))
 
 
-def _lora_layers(policy: CausalLMPolicy) -> list[torch.nn.Module]:
-    from peft.tuners.lora import LoraLayer
-
-    return [m for m in policy.model.modules() if isinstance(m, LoraLayer)]
-
-
 @contextmanager
 def merged_mixture(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.ArrayLike) -> Iterator[None]:
     """Inside this block the network is ``W0 + sum_e m_e delta_e`` on every adapted layer (the ``parameter``
     aggregation) and the adapters are bypassed; the base weights are restored bit for bit on exit."""
     m = check_mixture(mixture, len(experts))
-    layers = _lora_layers(policy)
-    saved = [layer.get_base_layer().weight.detach().clone() for layer in layers]
-    try:
+    with policy.base_weights_kept() as layers:
         with torch.no_grad():
             for layer in layers:
                 weight = layer.get_base_layer().weight
@@ -161,9 +153,6 @@ def merged_mixture(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.
                 weight.add_(delta.to(weight.dtype))
         with policy.model.disable_adapter():
             yield
-    finally:
-        for layer, weight in zip(layers, saved):
-            layer.get_base_layer().weight.data.copy_(weight)
 
 
 def soup_adapter(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.ArrayLike) -> str:

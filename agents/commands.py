@@ -154,11 +154,12 @@ def build_agent(args: argparse.Namespace) -> Any:
         spec = env.unwrapped.eval_spec
         env.close()
         n = len(spec.objectives)
-        preferences = [list(w) for w in spec.preferences] if args.all_preferences else [[1.0 / n] * n]
-        if args.agent in GRID_AGENTS:
+        if args.all_preferences or args.agent in GRID_AGENTS:
             preferences = [list(w) for w in spec.preferences]
         elif args.agent in EXPERT_AGENTS:
             preferences = np.eye(n).tolist()  # one expert per objective
+        else:
+            preferences = [[1.0 / n] * n]
     family = "multi-policy" if args.agent in GRID_AGENTS else "single-policy"
     name = args.name or (args.agent if args.agent in GRID_AGENTS else None)
     return ScalarizedAgent(config, preferences, name="experts" if args.agent in EXPERT_AGENTS else name,

@@ -111,12 +111,16 @@ class GatedMixture:
                        else LinUCBGate(len(self.arms), dim, alpha=alpha))
         self.env_samples = 0
 
-    def features(self, prompts: list[str], preference: npt.ArrayLike) -> np.ndarray:
-        """Gate features (B, d) of prompts under one preference."""
+    def context(self, prompts: list[str]) -> np.ndarray:
+        """The projected MiniLM embeddings (B, context_dim) of prompts."""
         from reward_models.encoder import shared_encoder
 
-        x = self.projection(shared_encoder().encode(list(prompts)))  # (B, context_dim)
-        return gate_features(x, np.repeat(np.asarray(preference, np.float64)[None], len(prompts), axis=0))
+        return self.projection(shared_encoder().encode(list(prompts)))
+
+    def features(self, prompts: list[str], preference: npt.ArrayLike) -> np.ndarray:
+        """Gate features (B, d) of prompts under one preference."""
+        w = np.asarray(preference, np.float64)
+        return gate_features(self.context(prompts), np.repeat(w[None], len(prompts), axis=0))
 
     def choose(self, prompts: list[str], preference: npt.ArrayLike, explore: bool = False) -> np.ndarray:
         """The arm (mixture index) per prompt; greedy unless ``explore``."""
@@ -248,8 +252,8 @@ def fit_gate(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayL
     agent.gate.env_samples += table.shape[0] * table.shape[1]
     pairs = np.random.default_rng(seed).permutation(len(prompts) * len(prefs))  # round -> (prompt, preference)
     p_idx, w_idx = pairs // len(prefs), pairs % len(prefs)
-    features = np.stack([agent.gate.features(prompts, w) for w in prefs], axis=1)  # (P, m, d)
-    return run_bandit(agent.gate.bandit, features[p_idx, w_idx], table[p_idx], prefs[w_idx], batch_size)
+    features = gate_features(agent.gate.context(prompts)[p_idx], prefs[w_idx])  # (rounds, d), prompts embedded once
+    return run_bandit(agent.gate.bandit, features, table[p_idx], prefs[w_idx], batch_size)
 
 
 def search_mixtures(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayLike, models: Any,

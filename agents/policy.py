@@ -160,23 +160,33 @@ class CausalLMPolicy:
     @contextmanager
     def merged(self) -> Iterator[None]:
         """Inside this block the active adapters are merged into the base weights (W + B A * alpha / r), so
-        generation costs what the base model costs (no LoRA branch per linear layer). The base weights are copied
-        first and restored bit for bit on exit, so merging never drifts them (bf16 merges would). For inference
-        only: do not train or use :meth:`reference` inside it."""
+        generation costs what the base model costs (no LoRA branch per linear layer). The base weights are restored
+        bit for bit on exit (:meth:`base_weights_kept`), so merging never drifts them (bf16 merges would). For
+        inference only: do not train or use :meth:`reference` inside it."""
         if not self.has_adapters:
             yield
             return
+        with self.base_weights_kept() as layers:
+            self.model.merge_adapter()
+            try:
+                yield
+            finally:
+                for layer in layers:
+                    layer.merged_adapters.clear()  # the weights are restored: nothing is merged any more
+
+    @contextmanager
+    def base_weights_kept(self) -> Iterator[list[torch.nn.Module]]:
+        """Yields the LoRA layers; whatever is done to their base weights inside the block is undone on exit (the
+        weights are copied on entry and copied back, exactly)."""
         from peft.tuners.lora import LoraLayer
 
         layers = [m for m in self.model.modules() if isinstance(m, LoraLayer)]
         saved = [m.get_base_layer().weight.detach().clone() for m in layers]
-        self.model.merge_adapter()
         try:
-            yield
+            yield layers
         finally:
             for layer, weight in zip(layers, saved):
                 layer.get_base_layer().weight.data.copy_(weight)
-                layer.merged_adapters.clear()
 
     # --- generation --------------------------------------------------------------------------------------------
     def _chat(self, prompt: str) -> str:

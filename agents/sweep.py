@@ -3,8 +3,8 @@
     morl-bench sweep CONFIG.toml [--backend local|ray] [--ray-address ADDR] [--dry-run]
 
 A config names the environment, the agents (``morl-bench train --agent`` values), the seeds and, for the agents
-trained at a fixed preference (linear, chebyshev, dynaopt), the preferences; every other ``morl-bench train``
-option goes in its ``[train]`` table under its flag name (``steps = 8``, ``prompts-per-step = 4``,
+trained at a fixed preference (linear, chebyshev, dynaopt, mgda-anchor), the preferences; every other
+``morl-bench train`` option goes in its ``[train]`` table under its flag name (``steps = 8``, ``prompts-per-step = 4``,
 ``objectives = ["conciseness"]``, ``resume = true``). Optional ``eval_seeds`` writes a leaderboard result per job;
 ``[resources]`` is what each job asks Ray for (``num_cpus``, ``num_gpus``)::
 
@@ -37,7 +37,7 @@ from typing import Any
 __all__ = ["SweepConfig", "Job", "load_config", "expand", "run_job", "run_sweep"]
 
 _KEYS = {"env", "agents", "seeds", "preferences", "out", "eval_seeds", "train", "resources"}
-_PREFERENCE_AGENTS = ("linear", "chebyshev", "dynaopt")
+_PREFERENCE_AGENTS = ("linear", "chebyshev", "dynaopt", "mgda-anchor")
 _OWN = {"env", "agent", "seed", "out", "resume", "preference", "result", "eval-seeds"}
 
 

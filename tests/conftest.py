@@ -50,6 +50,15 @@ def point_data_env_at_shared_data(monkeypatch: pytest.MonkeyPatch, request: pyte
         request.getfixturevalue("data_dir")  # skips with the reason
 
 
+def make_mo_env(env_id: str, **kwargs):
+    """``mo_gymnasium.make(env_id, **kwargs)`` without the Psych8k fallback notice (a UserWarning)."""
+    import mo_gymnasium as mo_gym
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return mo_gym.make(env_id, **kwargs)
+
+
 def check_env_with_linear_reward(env) -> None:
     """Gymnasium's ``check_env`` on the env scalarized by ``LinearReward`` with uniform weights (MO-Gymnasium's
     registry test)."""

@@ -26,6 +26,7 @@ from morl_envs.choice_env import (
 )
 from morl_envs.datasets import DataNotFoundError
 from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
+from tests.conftest import make_mo_env as make
 
 CHOICE_IDS = [pytest.param(i, marks=pytest.mark.slow) if "PAIR" in i else i for i in sorted(morl_envs.CHOICE_ENV_IDS)]
 
@@ -35,10 +36,6 @@ def _data_env(monkeypatch, request):
     """PAIR's cases need the development data (skipped, saying why, without it); the first run scores PAIR's 2,544
     replies once on the CPU (minutes) and caches the table."""
     point_data_env_at_shared_data(monkeypatch, request, "PAIR-Choice")
-
-
-def make(env_id: str, **kwargs) -> gym.Env:
-    return mo_gym.make(env_id, **kwargs)
 
 
 # ---- registry-wide checks ----------------------------------------------------------------------------------------

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pickle
-import warnings
 
 import gymnasium as gym
-import mo_gymnasium as mo_gym
 import numpy as np
 import pytest
 from mo_gymnasium.wrappers.vector import MORecordEpisodeStatistics, MOSyncVectorEnv
@@ -14,6 +12,7 @@ from mo_gymnasium.wrappers.vector import MORecordEpisodeStatistics, MOSyncVector
 import morl_envs
 from morl_envs.datasets import DataNotFoundError
 from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
+from tests.conftest import make_mo_env as make
 
 ALL_IDS = sorted(morl_envs.ENV_IDS)
 REPLY = "It sounds like you feel torn: part of you wants to change, and part of you is afraid to let go."
@@ -23,12 +22,6 @@ REPLY = "It sounds like you feel torn: part of you wants to change, and part of 
 def _data_env(monkeypatch, request):
     """Point MORL_DATA_DIR at the development data; PAIR's cases need it and skip (saying why) without it."""
     point_data_env_at_shared_data(monkeypatch, request, "PAIR-v0")
-
-
-def make(env_id: str, **kwargs) -> gym.Env:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice
-        return mo_gym.make(env_id, **kwargs)
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
