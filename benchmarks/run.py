@@ -1,10 +1,11 @@
 """Run every benchmark of the project and write one table of same-run ratios: benchmarks/RESULTS.md.
 
-    python benchmarks/run.py [--quick] [--only env_step rl_step moe_decode hypervolume] [--report-only]
+    python benchmarks/run.py [--quick] [--only env_step rl_step moe_decode scorer hypervolume] [--report-only]
 
 Each benchmark is its own script (``env_step.py``: vector env step against the raw reward-model passes;
 ``rl_step.py``: one k-SCST step split into generation, scoring and update, and PAMA's weighting against MGDA's;
 ``moe_decode.py``: meta-policy decoding, batched experts against one after another and the single policy;
+``scorer.py``: a RoBERTa-base-size reward scorer's samples/s and TFLOP/s against the matmul rate of the same run;
 ``hypervolume.py``: the board's indicators against pymoo's). This harness runs them one after another in
 subprocesses (``--quick``: small sizes, a few minutes on a CPU), each writing ``benchmarks/results/<name>.json``
 keyed by device kind, then renders every stored result, with its device and date, into ``benchmarks/RESULTS.md``.
@@ -22,10 +23,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("env_step", "rl_step", "moe_decode", "hypervolume")
+BENCHMARKS = ("env_step", "rl_step", "moe_decode", "scorer", "hypervolume")
 QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
          "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5"],
          "moe_decode": ["--batches", "1", "8", "--new-tokens", "16", "--repeats", "1"],
+         "scorer": ["--batches", "8", "32", "--tokens", "64", "--repeats", "2"],
          "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"]}
 
 
@@ -78,6 +80,22 @@ def _moe_decode(kind: str, r: dict) -> list[str]:
                          "batched / sequential"], rows)
 
 
+def _scorer(kind: str, r: dict) -> list[str]:
+    """Scorer section: raw and end-to-end rates as shares of the same run's matmul rate (the issue's 40% target)."""
+    m = r["matmul"]
+    out = [f"## Reward scorer, RoBERTa-base-size encoder against the matrix rate ({kind}: {r['device']}, {r['dtype']}, "
+           f"{r['torch_threads']} threads, {r['date']}; matmul {m['size']}^3 {m['dtype']} {m['tflops']:.3g} TFLOP/s)",
+           ""]
+    rows = [[str(x["batch"]), str(x["tokens"]), f"{x['raw']['samples_per_s']:.1f}", f"{x['raw']['tflops']:.3g}",
+             f"{x['raw']['over_matmul']:.1%}", f"{x['end_to_end']['samples_per_s']:.1f}",
+             f"{x['end_to_end']['over_matmul']:.1%}", f"{1e3 * x['tokenise_s']:.1f}",
+             f"{x['end_to_end_default_batch']['over_matmul']:.1%}" if "end_to_end_default_batch" in x else "-"]
+            for x in r["rows"]]
+    return out + _table(["batch", "tokens", "raw samples/s", "raw TFLOP/s", "raw / matmul", "end-to-end samples/s",
+                         "end-to-end / matmul", "tokenise ms",
+                         f"end-to-end / matmul, chunks of {r['default_batch_size']}"], rows)
+
+
 def _hypervolume(kind: str, r: dict) -> list[str]:
     out = [f"## Indicators against pymoo ({kind}: {r['device']}, {r['date']})", ""]
     rows = [[str(x["objectives"]), str(x["points"]), f"{x['hypervolume_ms']:.2f}", f"{x['hv_over_pymoo']:.2f}x",
@@ -85,7 +103,8 @@ def _hypervolume(kind: str, r: dict) -> list[str]:
     return out + _table(["objectives", "points", "hypervolume ms", "/ pymoo", "Pareto filter ms", "/ pymoo"], rows)
 
 
-SECTIONS = {"env_step": _env_step, "rl_step": _rl_step, "moe_decode": _moe_decode, "hypervolume": _hypervolume}
+SECTIONS = {"env_step": _env_step, "rl_step": _rl_step, "moe_decode": _moe_decode, "scorer": _scorer,
+            "hypervolume": _hypervolume}
 
 
 def render() -> str:
