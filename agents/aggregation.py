@@ -105,11 +105,14 @@ def mixture_generate(policy: CausalLMPolicy, experts: Sequence[str], mixture: np
                      batched: bool = True) -> Generation:
     """Replies to ``prompts`` decoded token by token from the ``hidden`` or ``logit`` mixture of the adapters named
     ``experts``, all non-zero experts in one batched forward per token (``batched=False``: one after another),
-    sampling from torch's global RNG."""
+    sampling from torch's global RNG. With ``policy.fast_decode`` the batched path runs in
+    :class:`~agents.fast_decode.FastDecoder` (stacked experts, static cache, captured decode step)."""
     from transformers import DynamicCache
 
     if aggregation not in ("hidden", "logit"):
         raise ValueError(f"`aggregation` must be 'hidden' or 'logit' here; got {aggregation!r}")
+    if batched and policy.fast_decode:
+        return policy.decoder().generate(prompts, do_sample, temperature, experts, mixture, aggregation)
     m = check_mixture(mixture, len(experts))
     keep = np.flatnonzero(m > 0)
     names = [experts[i] for i in keep]

@@ -78,7 +78,8 @@ def _check_same_run(out: Path, config: TrainConfig) -> None:
     if not path.is_file():
         return
     saved, current = json.loads(path.read_text()), _json_config(config)
-    saved["policy"].pop("device", None), current["policy"].pop("device", None)
+    for where in ("device", "fast_decode"):  # where and how it decodes may change between sessions
+        saved["policy"].pop(where, None), current["policy"].pop(where, None)
     for key in sorted(set(saved) | set(current)):
         if key in RESUMABLE_CHANGES:
             continue

@@ -20,12 +20,14 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["SCALARIZERS", "KL_ESTIMATORS", "PolicyConfig", "TrainConfig", "help_of"]
+__all__ = ["SCALARIZERS", "KL_ESTIMATORS", "FAST_DECODE", "PolicyConfig", "TrainConfig", "help_of"]
 
 #: scalarizer names accepted by ``agents.scalarizers.make_scalarizer``
 SCALARIZERS = ("linear", "chebyshev", "dynaopt", "pama", "mgda", "mgda-anchor")
 #: per-token KL estimators (Schulman, "Approximating KL Divergence", 2020)
 KL_ESTIMATORS = ("k1", "k3")
+#: ``PolicyConfig.fast_decode`` values and the ``CausalLMPolicy(fast_decode=...)`` each means
+FAST_DECODE = {"auto": None, "on": True, "off": False}
 
 
 def _f(default: Any, help: str, factory: Any = None) -> Any:
@@ -69,6 +71,8 @@ class PolicyConfig:
     lora_alpha: int = _f(32, "LoRA alpha; the adapters' scale is alpha / r (EMORL: 32)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA branch (EMORL: 0.05)")
     lora_target_modules: str = _f("all-linear", "peft target_modules: 'all-linear' is every linear layer but the head")
+    fast_decode: str = _f("auto", "rollouts through the static-cache decoder whose decode step is replayed as a CUDA "
+                                  "graph: 'on', 'off' or 'auto' (on with a GPU)")
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_prompt_tokens", "lora_r", "lora_alpha"):
@@ -82,6 +86,14 @@ class PolicyConfig:
                  "must be a number in [0, 1)", self.lora_dropout)
         _require(isinstance(self.lora_target_modules, str) and bool(self.lora_target_modules),
                  "lora_target_modules", "must be a non-empty str", self.lora_target_modules)
+        _require(self.fast_decode in FAST_DECODE, "fast_decode", f"must be one of {FAST_DECODE}", self.fast_decode)
+
+    def policy_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``agents.policy.CausalLMPolicy`` for this configuration (the evaluation's
+        sampling temperature; training rollouts pass ``temperature`` per call)."""
+        return {"model": self.model, "device": self.device, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.respond_temperature, "max_prompt_tokens": self.max_prompt_tokens,
+                "fast_decode": FAST_DECODE[self.fast_decode]}
 
 
 @dataclass

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from agents.fast_decode import FastDecoder
 
 __all__ = ["SYSTEM_PROMPT", "CausalLMPolicy", "Generation", "disable_dropout"]
 
@@ -53,10 +57,14 @@ class CausalLMPolicy:
 
     ``model``: hub id or local folder (default: SmolLM2-135M-Instruct from ``reward_models.assets.smollm2_path``).
     ``max_prompt_tokens`` cuts long client statements to their first tokens (EMORL: inputs <= 128 tokens).
+    ``fast_decode``: generate through :class:`~agents.fast_decode.FastDecoder` (static KV cache, decode step
+    replayed as a CUDA graph) instead of ``model.generate()``; default: on CUDA. Same tokens for the same seed
+    wherever the two paths compute the same logits (float32 on a CPU: tested).
     """
 
     def __init__(self, model: str | Path | None = None, device: str | None = None, max_new_tokens: int = 48,
-                 temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int = 128) -> None:
+                 temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int = 128,
+                 fast_decode: bool | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from reward_models.assets import smollm2_path
@@ -77,6 +85,8 @@ class CausalLMPolicy:
         self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         self.max_new_tokens, self.temperature, self.system_prompt = max_new_tokens, temperature, system_prompt
         self.max_prompt_tokens = max_prompt_tokens
+        self.fast_decode = self.device.type == "cuda" if fast_decode is None else bool(fast_decode)
+        self._decoder: FastDecoder | None = None
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id
         self.eos_token_ids = sorted({eos} if isinstance(eos, int) else set(eos))
@@ -215,6 +225,8 @@ class CausalLMPolicy:
         The model is in eval mode (no dropout) while sampling; the tensors are plain (not inference-mode) so the
         RL update can differentiate log-probabilities of them.
         """
+        if self.fast_decode:
+            return self.decoder().generate(prompts, do_sample=do_sample, temperature=temperature)
         self.model.eval()
         batch = self.encode(prompts)
         temperature = self.temperature if temperature is None else temperature
@@ -222,6 +234,14 @@ class CausalLMPolicy:
                                   temperature=temperature if do_sample else None, top_p=1.0, top_k=0,
                                   eos_token_id=self.eos_token_ids, pad_token_id=self.tokenizer.pad_token_id)
         return self.to_generation(batch, out[:, batch["input_ids"].shape[1]:])
+
+    def decoder(self) -> FastDecoder:
+        """The policy's fast decoder (made on first use; it keeps its static caches and captured graphs)."""
+        from agents.fast_decode import FastDecoder
+
+        if self._decoder is None:
+            self._decoder = FastDecoder(self)
+        return self._decoder
 
     def to_generation(self, batch: dict[str, torch.Tensor], reply: torch.Tensor) -> Generation:
         """The :class:`Generation` of encoded prompts ``batch`` and generated tokens ``reply`` (N, T): the reply

@@ -121,8 +121,7 @@ def should_stop(scores: list[float], window: int = 20, threshold: float = 0.015)
 def make_policy(config: TrainConfig) -> CausalLMPolicy:
     """The policy of ``config.policy`` with fresh LoRA adapters, initialised from ``config.seed``."""
     pc = config.policy
-    policy = CausalLMPolicy(pc.model, device=pc.device, max_new_tokens=pc.max_new_tokens,
-                            temperature=pc.respond_temperature, max_prompt_tokens=pc.max_prompt_tokens)
+    policy = CausalLMPolicy(**pc.policy_kwargs())
     torch.manual_seed(config.seed)
     policy.add_lora(r=pc.lora_r, alpha=pc.lora_alpha, dropout=pc.lora_dropout, target_modules=pc.lora_target_modules)
     return policy

@@ -180,9 +180,7 @@ class ScalarizedAgent(Agent):
         if self._policy is None:
             from agents.policy import CausalLMPolicy
 
-            pc = self.config.policy
-            policy = CausalLMPolicy(pc.model, device=pc.device, max_new_tokens=pc.max_new_tokens,
-                                    temperature=pc.respond_temperature, max_prompt_tokens=pc.max_prompt_tokens)
+            policy = CausalLMPolicy(**self.config.policy.policy_kwargs())
             for i, folder in enumerate(self.run_dirs):
                 policy.load_adapter(folder / "adapter", self._adapter_name(i))
             policy.model.eval()

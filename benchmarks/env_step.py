@@ -13,18 +13,16 @@ Replies come from the default policy, generated once before timing. Writes bench
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
 import gymnasium as gym
 import torch
-from bench_timing import timed
+from bench_timing import device_name, save_record, timed
 
 import morl_envs  # noqa: F401  (registers the envs)
 from agents import CausalLMPolicy
-from reward_models.encoder import shared_encoder
+from reward_models.encoder import default_device, shared_encoder
 
 
 def main() -> None:
@@ -57,13 +55,10 @@ def main() -> None:
         print(f"batch {batch:3d}: env step {step:.3f} s ({batch / step:.1f} replies/s), raw forwards "
               f"{sum(raw.values()):.3f} s {rows[-1]['raw_per_model_s']}, ratio {rows[-1]['ratio_env_over_raw']:.2f}x",
               flush=True)
-    result = {"env": args.env, "device": "cuda" if torch.cuda.is_available() else f"cpu ({platform.machine()})",
-              "threads": torch.get_num_threads(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(args.out)
+    device = default_device()
+    result = {"env": args.env, "device": device_name(device), "threads": torch.get_num_threads(),
+              "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
+    save_record(args.out, device.type, result)
 
 
 if __name__ == "__main__":

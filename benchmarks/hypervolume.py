@@ -13,7 +13,6 @@ benchmarks/results/hypervolume.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_timing import timed  # noqa: E402
+from bench_timing import save_record, timed  # noqa: E402
 
 from leaderboards.indicators import hypervolume  # noqa: E402
 from leaderboards.pareto import pareto_mask  # noqa: E402
@@ -65,11 +64,7 @@ def main() -> None:
                   f"{r['pareto_mask_ms']:.2f} ms ({r['pareto_mask_over_pymoo']:.2f}x pymoo)", flush=True)
     record = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
               "device": f"cpu:{platform.machine()}", "repeats": args.repeats, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out}")
+    save_record(args.out, "cpu", record)
 
 
 if __name__ == "__main__":

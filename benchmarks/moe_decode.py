@@ -22,7 +22,6 @@ Issue target (GPU only): batched experts at most 1.3x the single policy per toke
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -32,7 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_timing import device_name, timed  # noqa: E402
+from bench_timing import device_name, save_record, timed  # noqa: E402
+from synthetic_lm import resolve_model  # noqa: E402
 
 from agents.aggregation import mixture_generate  # noqa: E402
 from agents.policy import CausalLMPolicy  # noqa: E402
@@ -87,7 +87,8 @@ def configurations(policy: CausalLMPolicy, experts: list[str], tokens: int) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="policy LM (default: SmolLM2-135M-Instruct)")
+    parser.add_argument("--model", default=None, help="policy LM (default: SmolLM2-135M-Instruct; 'synthetic': "
+                                                          "a random-init LM of its size, for the GPU machine)")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--experts", type=int, default=3)
@@ -97,7 +98,8 @@ def main() -> None:
 
     from morl_envs.datasets import load_counsel
 
-    policy = CausalLMPolicy(args.model, max_new_tokens=args.new_tokens, temperature=1.0)
+    policy = CausalLMPolicy(resolve_model(args.model), max_new_tokens=args.new_tokens, temperature=1.0,
+                            fast_decode=False)  # peft's mixed-adapter batches; the fast path: rollout.py
     policy.eos_token_ids = []  # mixture_generate: never stop early, every run decodes --new-tokens steps
     experts = make_experts(policy, args.experts)
     prompts_all = [p.text for p in load_counsel().split("test")]
@@ -120,13 +122,7 @@ def main() -> None:
               "dtype": str(policy.dtype).replace("torch.", ""), "torch": torch.__version__,
               "torch_threads": torch.get_num_threads(), "model": str(policy.path), "experts": args.experts,
               "new_tokens": args.new_tokens, "repeats": args.repeats, "batches": rows}
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[policy.device.type] = record
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out} [{policy.device.type}]")
+    save_record(args.out, policy.device.type, record)
 
 
 if __name__ == "__main__":

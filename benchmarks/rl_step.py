@@ -20,12 +20,11 @@ benchmarks/results/rl_step.json (a CPU run and a GPU run can share the file).
 from __future__ import annotations
 
 import argparse
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from bench_timing import device_name, timed
+from bench_timing import device_name, save_record, timed
 
 from agents.config import PolicyConfig, TrainConfig
 from agents.policy import CausalLMPolicy, Generation
@@ -79,12 +78,7 @@ def main() -> None:
         "generation_tokens_per_second": gen.n_tokens / gen_s,
         "weighting": {**weighting, "update_mgda_over_pama": updates["mgda"] / updates["pama"]},
     }
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results = results if isinstance(results, dict) else {}
-    results[device.type] = record
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"wrote {args.out} [{device.type}]")
+    save_record(args.out, device.type, record)
 
 
 def time_updates(policy: CausalLMPolicy, gen: Generation, rewards: torch.Tensor, config: TrainConfig,

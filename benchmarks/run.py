@@ -1,9 +1,12 @@
 """Run every benchmark of the project and write one table of same-run ratios: benchmarks/RESULTS.md.
 
-    python benchmarks/run.py [--quick] [--only env_step rl_step moe_decode scorer hypervolume] [--report-only]
+    python benchmarks/run.py [--quick] [--only env_step rollout rl_step moe_decode scorer
+                                                hypervolume] [--report-only]
 
 Each benchmark is its own script (``env_step.py``: vector env step against the raw reward-model passes;
-``rl_step.py``: one k-SCST step split into generation, scoring and update, and PAMA's weighting against MGDA's;
+``rollout.py``: the fast decoder's tokens/s against ``generate()`` (plain, LoRA, batched experts) and whether their
+tokens agree; ``rl_step.py``: one k-SCST step split into generation, scoring and update, and PAMA's weighting
+against MGDA's;
 ``moe_decode.py``: meta-policy decoding, batched experts against one after another and the single policy;
 ``scorer.py``: a RoBERTa-base-size reward scorer's samples/s and TFLOP/s against the matmul rate of the same run;
 ``hypervolume.py``: the board's indicators against pymoo's). This harness runs them one after another in
@@ -23,8 +26,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("env_step", "rl_step", "moe_decode", "scorer", "hypervolume")
+BENCHMARKS = ("env_step", "rollout", "rl_step", "moe_decode", "scorer", "hypervolume")
 QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
+         "rollout": ["--batches", "2", "8", "--new-tokens", "16", "--repeats", "1"],
          "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5"],
          "moe_decode": ["--batches", "1", "8", "--new-tokens", "16", "--repeats", "1"],
          "scorer": ["--batches", "8", "32", "--tokens", "64", "--repeats", "2"],
@@ -69,6 +73,19 @@ def _rl_step(kind: str, r: dict) -> list[str]:
                           f"{w['update_mgda_over_pama']:.2f}x"]])
 
 
+def _rollout(kind: str, r: dict) -> list[str]:
+    out = [f"## Rollouts: fast decoder against generate() ({kind}: {r['device']}, {r['dtype']}, {r['model']} model, "
+           f"{r['new_tokens']} new tokens, CUDA graphs {'on' if r['graphs'] else 'off'}, {r['date']})", "",
+           f"Same tokens as `generate()` at the smallest batch: greedy {r['same_greedy']}, seeded sampling "
+           f"{r['same_sampled']}.", ""]
+    rows = [[b, f"{v['generate']['tokens_per_s']:.0f}", f"{v['fast']['tokens_per_s']:.0f}",
+             f"{v['fast']['x_baseline']:.2f}x", f"{v['generate_lora']['tokens_per_s']:.0f}",
+             f"{v['fast_lora']['x_baseline']:.2f}x", f"{v['experts_fast']['x_baseline']:.2f}x"]
+            for b, v in r["batches"].items()]
+    return out + _table(["batch", "generate tok/s", "fast tok/s", "fast / generate", "generate+LoRA tok/s",
+                         "fast+LoRA / generate+LoRA", "3 experts fast / generate+LoRA"], rows)
+
+
 def _moe_decode(kind: str, r: dict) -> list[str]:
     out = [f"## Meta-policy decoding, {r['experts']} experts ({kind}: {r['device']}, {r['dtype']}, "
            f"{r['torch_threads']} threads, {r['date']})", ""]
@@ -103,8 +120,8 @@ def _hypervolume(kind: str, r: dict) -> list[str]:
     return out + _table(["objectives", "points", "hypervolume ms", "/ pymoo", "Pareto filter ms", "/ pymoo"], rows)
 
 
-SECTIONS = {"env_step": _env_step, "rl_step": _rl_step, "moe_decode": _moe_decode, "scorer": _scorer,
-            "hypervolume": _hypervolume}
+SECTIONS = {"env_step": _env_step, "rollout": _rollout, "rl_step": _rl_step, "moe_decode": _moe_decode,
+            "scorer": _scorer, "hypervolume": _hypervolume}
 
 
 def render() -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import json
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_timing import device_name, timed  # noqa: E402
+from bench_timing import device_name, save_record, timed  # noqa: E402
 
 from reward_models.assets import minilm_path  # noqa: E402
 from reward_models.encoder import MAX_TOKENS, SentenceEncoder, default_device  # noqa: E402
@@ -172,13 +171,7 @@ def main() -> None:
               "attention": encoder.model.config._attn_implementation, "encoder": ROBERTA_BASE,
               "parameters": sum(p.numel() for p in encoder.model.parameters()), "flops_per_sample": flops,
               "default_batch_size": default_batch, "repeats": args.repeats, "matmul": matmul, "rows": rows}
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[device.type] = record
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(args.out)
-    print(f"wrote {args.out} [{device.type}]")
+    save_record(args.out, device.type, record)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,14 @@ def experts_policy(tmp_path_factory) -> CausalLMPolicy:
     """The tiny policy with three adapters whose B matrices are random (so the experts really differ)."""
     policy = CausalLMPolicy(make_tiny_lm(tmp_path_factory.mktemp("tiny")), device="cpu", max_new_tokens=10,
                             temperature=1.0)
-    for i, name in enumerate(EXPERTS):
-        torch.manual_seed(i)
+    return add_random_adapters(policy, EXPERTS)
+
+
+def add_random_adapters(policy: CausalLMPolicy, names: list[str], seed: int = 0) -> CausalLMPolicy:
+    """Add LoRA adapters ``names`` (r 4, alpha 8, no dropout) whose B matrices are random (std 0.5), adapter ``i``
+    drawn from seed ``seed + i``; the policy is left in eval mode."""
+    for i, name in enumerate(names):
+        torch.manual_seed(seed + i)
         policy.add_lora(r=4, alpha=8, dropout=0.0, name=name)
         with torch.no_grad():
             for key, p in policy.model.named_parameters():

@@ -105,6 +105,22 @@ def test_learns_conciseness_with_adapters_only(tiny_lm, tmp_path):
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file() and (tmp_path / "summary.json").is_file()
 
 
+def test_fast_decoder_rollouts_train_the_same_policy(tiny_lm, tmp_path):
+    """Rollouts and validation through agents.fast_decode give the run generate() gives: same rewards, same
+    adapters (on a CPU both paths compute the same logits and draw the same random numbers)."""
+    results = []
+    for mode in ("off", "on"):
+        config = tiny_config(tiny_lm, tmp_path / mode)
+        config.policy = dataclasses.replace(config.policy, fast_decode=mode)
+        results.append(rl.train(config))
+    plain, fast = results
+    assert fast.policy.fast_decode and fast.policy._decoder is not None and not plain.policy.fast_decode
+    assert fast.state.val_rewards == plain.state.val_rewards
+    assert fast.state.tokens_generated == plain.state.tokens_generated
+    lora = [(k, v) for k, v in plain.policy.model.state_dict().items() if "lora_B" in k]
+    assert lora and all(torch.equal(v, fast.policy.model.state_dict()[k]) for k, v in lora)
+
+
 @pytest.mark.parametrize("name", SCALARIZERS)
 def test_every_scalarizer_takes_a_step(name, tiny_lm, tmp_path):
     result = rl.train(tiny_config(tiny_lm, tmp_path, env_kwargs=TWO, scalarizer=name, max_steps=1, k=2))
