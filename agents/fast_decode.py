@@ -34,6 +34,7 @@ parameter's storage moves or the adapter state (active, merged, disabled) change
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -149,6 +150,7 @@ class _Decode:
         self.weights = torch.zeros(len(key.experts) or 1, dtype=torch.float32, device=device)
         self.experts = ExpertStack(model, key.experts) if key.experts else None
         self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager = False  # set when capture failed: the step then runs eagerly
 
     def reset_cache(self) -> None:
         """Rewind the cache to empty (its device-side lengths to 0; stale keys stay masked)."""
@@ -247,7 +249,7 @@ class FastDecoder:
 
     def _step(self, s: _Decode, t: int) -> None:
         """Decode step ``t`` (1-based): eager on a CPU; on CUDA two eager warm-up steps, a capture, then replays."""
-        if not self.graphs:
+        if not self.graphs or s.eager:
             self._step_body(s)
             return
         if s.graph is None and t <= 2:  # warm-up on a side stream (cuBLAS workspaces, lazy initialisation)
@@ -259,8 +261,15 @@ class FastDecoder:
             return
         if s.graph is None:  # capture records the step without running it: replay it at once
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=self._pool):
+            try:
+                with torch.cuda.graph(graph, pool=self._pool):
+                    self._step_body(s)
+            except RuntimeError as err:  # nothing ran: decode this shape eagerly (still a static cache)
+                warnings.warn(f"CUDA graph capture of the decode step failed ({err}); this shape decodes eagerly",
+                              RuntimeWarning, stacklevel=2)
+                s.eager = True
                 self._step_body(s)
+                return
             s.graph = graph
             self.captures += 1
         s.graph.replay()

@@ -32,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_timing import device_name, save_record, timed  # noqa: E402
-from synthetic_lm import resolve_model  # noqa: E402
+from synthetic_lm import resolve_model, synthetic_prompts  # noqa: E402
 
 from agents.aggregation import mixture_generate  # noqa: E402
 from agents.policy import CausalLMPolicy  # noqa: E402
@@ -96,13 +96,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "moe_decode.json")
     args = parser.parse_args()
 
-    from morl_envs.datasets import load_counsel
-
     policy = CausalLMPolicy(resolve_model(args.model), max_new_tokens=args.new_tokens, temperature=1.0,
                             fast_decode=False)  # peft's mixed-adapter batches; the fast path: rollout.py
     policy.eos_token_ids = []  # mixture_generate: never stop early, every run decodes --new-tokens steps
     experts = make_experts(policy, args.experts)
-    prompts_all = [p.text for p in load_counsel().split("test")]
+    if args.model == "synthetic":  # the GPU machine has the repository, not its environments' dependencies
+        prompts_all = synthetic_prompts(max(args.batches))
+    else:
+        from morl_envs.datasets import load_counsel
+
+        prompts_all = [p.text for p in load_counsel().split("test")]
     runs = configurations(policy, experts, args.new_tokens)
     rows = {}
     for b in args.batches:

@@ -12,8 +12,10 @@ against MGDA's;
 ``hypervolume.py``: the board's indicators against pymoo's). This harness runs them one after another in
 subprocesses (``--quick``: small sizes, a few minutes on a CPU), each writing ``benchmarks/results/<name>.json``
 keyed by device kind, then renders every stored result, with its device and date, into ``benchmarks/RESULTS.md``.
-``--report-only`` re-renders without running anything. Every figure in the table is a ratio measured within one
-run of one script on one device, never a comparison across runs.
+``--report-only`` re-renders without running anything. On the GPU machine (the ``device`` tool), from the repository
+root: ``PYTHONPATH=. python3 benchmarks/run.py --gpu-machine && cp benchmarks/results/*.json $OUT/``, then copy the
+JSON files back into benchmarks/results here and re-render with ``--report-only``. Every figure in the table is a ratio
+measured within one run of one script on one device, never a comparison across runs.
 """
 
 from __future__ import annotations
@@ -35,9 +37,15 @@ QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
          "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"]}
 
 
-def run(name: str, quick: bool) -> None:
-    """Run ``benchmarks/<name>.py`` (with the quick sizes when ``quick``); raise when it fails."""
-    cmd = [sys.executable, str(HERE / f"{name}.py"), *(QUICK[name] if quick else [])]
+#: what runs on the GPU machine, whose image lacks this project's asset packages (the shipped SmolLM2 and MiniLM are
+#: larger than a device call may carry): these benchmarks need only torch, transformers and peft, on random-init
+#: models of the real sizes
+GPU_MACHINE = {"rollout": [], "moe_decode": ["--model", "synthetic"], "scorer": []}
+
+
+def run(name: str, quick: bool, extra: list[str] = ()) -> None:
+    """Run ``benchmarks/<name>.py`` (with the quick sizes when ``quick``, then ``extra``); raise when it fails."""
+    cmd = [sys.executable, str(HERE / f"{name}.py"), *(QUICK[name] if quick else []), *extra]
     print(f"$ {' '.join(cmd)}", flush=True)
     subprocess.run(cmd, check=True, cwd=HERE.parent)
 
@@ -138,10 +146,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (a few minutes on a CPU)")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--report-only", action="store_true", help="only re-render RESULTS.md from stored results")
+    parser.add_argument("--gpu-machine", action="store_true",
+                        help=f"run only what the bare GPU machine can: {', '.join(GPU_MACHINE)} (synthetic models)")
     args = parser.parse_args()
     if not args.report_only:
         for name in args.only:
-            run(name, args.quick)
+            if not args.gpu_machine or name in GPU_MACHINE:
+                run(name, args.quick, GPU_MACHINE.get(name, []) if args.gpu_machine else [])
     path = HERE / "RESULTS.md"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(render() + "\n")

@@ -8,8 +8,9 @@ Issue target (GPU only): "Reward models in bf16, batched: a RoBERTa-base-size sc
 In one run: (1) the matrix rate, a square ``n x n`` matmul (bf16, n 8192 on CUDA; float32, n 2048 on CPU), TFLOP/s =
 2 n^3 / t, timed before and after the scorer (the higher is the reference, so a slow moment on a shared machine does
 not flatter the scorer); (2) a randomly initialised encoder of RoBERTa-base size (12 layers, hidden 768, 12 heads,
-intermediate 3072; real weights need not travel) saved into a temporary folder as a ``BertConfig`` with the shipped
-MiniLM WordPiece tokenizer (vocab 30522: only the embedding table differs from RoBERTa-base, and it costs no FLOPs),
+intermediate 3072; real weights need not travel) saved into a temporary folder as a ``BertConfig`` with a WordPiece
+tokenizer over 30,522 synthetic words (BERT's vocabulary size: only the embedding table differs from RoBERTa-base,
+and it costs no FLOPs),
 loaded by the project's scorer path ``reward_models.encoder.SentenceEncoder`` (bf16 on CUDA, float32 on CPU). For
 each batch B, on texts that tokenise to exactly ``--tokens`` T tokens (no padding), it times (a) the raw model
 forward on the pre-tokenised B x T inputs under ``torch.inference_mode`` and (b) the end-to-end
@@ -38,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_timing import device_name, save_record, timed  # noqa: E402
 
-from reward_models.assets import minilm_path  # noqa: E402
 from reward_models.encoder import MAX_TOKENS, SentenceEncoder, default_device  # noqa: E402
 
 ROBERTA_BASE = {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 3072}
@@ -57,12 +57,15 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, n: int, repeats: int) 
             "tflops": 2 * n**3 / seconds / 1e12}
 
 
-def save_random_encoder(folder: Path, seed: int = 0) -> None:
-    """Write a randomly initialised RoBERTa-base-size ``BertModel`` and the shipped MiniLM tokenizer into ``folder``,
-    a transformers folder that ``SentenceEncoder`` loads offline (the GPU machine has no hub and no real weights)."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
+def save_random_encoder(folder: Path, seed: int = 0, vocab_size: int = 30522) -> None:
+    """Write a randomly initialised RoBERTa-base-size ``BertModel`` and a WordPiece tokenizer over ``vocab_size``
+    synthetic lowercase words into ``folder``: a transformers folder that ``SentenceEncoder`` loads offline, built
+    from nothing (the GPU machine has no hub, no real weights and no asset packages)."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = ["x" + "".join(chr(97 + i // 26**k % 26) for k in range(4)) for i in range(vocab_size - len(specials))]
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(specials + words)})
     torch.manual_seed(seed)
     config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=512, **ROBERTA_BASE)
     BertModel(config).save_pretrained(folder)

@@ -63,17 +63,22 @@ class SentenceEncoder:
 
     @torch.inference_mode()
     def _embed(self, texts: list[str], pairs: list[str] | None) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        """Embeddings of ``texts`` (with ``pairs``: of the sequence pairs), ``batch_size`` texts per forward. The
+        chunks' embeddings stay on the device until the end, so on a GPU the host tokenises chunk i + 1 while the
+        device still computes chunk i (one synchronisation per call, not per chunk)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
         for start in range(0, len(texts), self.batch_size):
             stop = start + self.batch_size
             second = None if pairs is None else pairs[start:stop]
             batch = self.tokenizer(texts[start:stop], second, padding=True, truncation=True,
-                                   max_length=MAX_TOKENS, return_tensors="pt").to(self.device)
+                                   max_length=MAX_TOKENS, return_tensors="pt").to(self.device, non_blocking=True)
             hidden = self.model(**batch).last_hidden_state.float()  # (b, T, dim)
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (b, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            out[start:stop] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
-        return out
+            chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(chunks).cpu().numpy()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
