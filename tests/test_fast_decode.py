@@ -209,3 +209,31 @@ def test_bad_arguments_raise_named_errors(folders) -> None:
         ExpertStack(policy.model, ["e0", "nope"])
     with pytest.raises(ValueError, match="`fast_decode` must be one of"):
         PolicyConfig(fast_decode="yes")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graphs_same_greedy_tokens_and_reused(folders) -> None:
+    """On a GPU (bf16): the captured step gives generate()'s greedy tokens, with and without adapters; a second
+    batch of the same shape replays the same graph; an in-place adapter update is seen without a new capture;
+    seeded sampling repeats itself."""
+    policy = add_random_adapters(CausalLMPolicy(folders["llama"], device="cuda", max_new_tokens=24, temperature=1.0,
+                                                fast_decode=False), ["pol"], seed=10)
+    fast = FastDecoder(policy)
+    assert fast.graphs
+    for adapters in (True, False):
+        policy.model.enable_adapter_layers() if adapters else policy.model.disable_adapter_layers()
+        plain, quick = _both(lambda: policy.generate(MORE_PROMPTS, do_sample=False),
+                             lambda: fast.generate(MORE_PROMPTS, do_sample=False), 0)
+        assert torch.equal(plain, quick), adapters
+    policy.model.enable_adapter_layers()
+    captures = fast.captures
+    assert captures == 2, "one graph with the adapters, one without"
+    with torch.no_grad():
+        for key, p in policy.model.named_parameters():
+            if "lora_B.pol." in key:
+                p.mul_(-2.0)
+    plain, quick = _both(lambda: policy.generate(MORE_PROMPTS[::-1], do_sample=False),
+                         lambda: fast.generate(MORE_PROMPTS[::-1], do_sample=False), 0)
+    assert torch.equal(plain, quick) and fast.captures == captures
+    first, again = _both(lambda: fast.generate(MORE_PROMPTS), lambda: fast.generate(MORE_PROMPTS), 5)
+    assert torch.equal(first, again)
