@@ -19,6 +19,7 @@ from pathlib import Path
 import gymnasium as gym
 import torch
 from bench_timing import device_name, save_record, timed
+from stand_in import on_stand_ins
 
 import morl_envs  # noqa: F401  (registers the envs)
 from agents import CausalLMPolicy
@@ -56,7 +57,8 @@ def main() -> None:
               f"{sum(raw.values()):.3f} s {rows[-1]['raw_per_model_s']}, ratio {rows[-1]['ratio_env_over_raw']:.2f}x",
               flush=True)
     device = default_device()
-    result = {"env": args.env, "device": device_name(device), "threads": torch.get_num_threads(),
+    result = {"env": args.env, "device": device_name(device), "stand_in_assets": on_stand_ins(),
+              "threads": torch.get_num_threads(),
               "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows}
     save_record(args.out, device.type, result)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 from bench_timing import device_name, save_record, timed
+from stand_in import on_stand_ins
 
 from agents.config import PolicyConfig, TrainConfig
 from agents.policy import CausalLMPolicy, Generation
@@ -68,7 +69,7 @@ def main() -> None:
 
     record = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "device": device_name(device),
-        "dtype": str(policy.dtype).replace("torch.", ""), "torch": torch.__version__,
+        "stand_in_assets": on_stand_ins(), "dtype": str(policy.dtype).replace("torch.", ""), "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(), "env": args.env, "objectives": list(objectives),
         "model": str(policy.path), "prompts": args.prompts, "k": args.k, "replies": len(repeated),
         "max_new_tokens": args.max_new_tokens, "tokens_generated": gen.n_tokens, "lora_parameters": n_params,

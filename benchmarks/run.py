@@ -13,9 +13,11 @@ against MGDA's;
 subprocesses (``--quick``: small sizes, a few minutes on a CPU), each writing ``benchmarks/results/<name>.json``
 keyed by device kind, then renders every stored result, with its device and date, into ``benchmarks/RESULTS.md``.
 ``--report-only`` re-renders without running anything. On the GPU machine (the ``device`` tool), from the repository
-root: ``PYTHONPATH=. python3 benchmarks/run.py --gpu-machine && cp benchmarks/results/*.json $OUT/``, then copy the
-JSON files back into benchmarks/results here and re-render with ``--report-only``. Every figure in the table is a ratio
-measured within one run of one script on one device, never a comparison across runs.
+root: ``PYTHONPATH=. python3 benchmarks/run.py --gpu-machine && cp benchmarks/results/*.json $OUT/`` runs what needs no
+asset package; ``env_step`` and ``rl_step`` need the shipped models, which do not travel: ``stand_in.py`` rebuilds them
+there with random weights (its docstring has the commands). Copy the JSON files back into benchmarks/results here and
+re-render with ``--report-only``. Every figure in the table is a ratio measured within one run of one script on one
+device, never a comparison across runs.
 """
 
 from __future__ import annotations
@@ -63,8 +65,14 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def _stand_in(r: dict) -> str:
+    """A heading's note when the record ran on random-weight stand-ins of the shipped models (stand_in.py)."""
+    return ", random-init stand-in models" if r.get("stand_in_assets") else ""
+
+
 def _env_step(kind: str, r: dict) -> list[str]:
-    out = [f"## Vector env step against raw reward-model passes ({kind}: {r['device']}, {r['date']})", ""]
+    out = [f"## Vector env step against raw reward-model passes ({kind}: {r['device']}{_stand_in(r)}, {r['date']})",
+           ""]
     return out + _table(["batch", "replies/s", "env step / raw passes"],
                         [[str(x["batch"]), f"{x['replies_per_s']:.1f}", f"{x['ratio_env_over_raw']:.2f}x"]
                          for x in r["rows"]])
@@ -72,7 +80,7 @@ def _env_step(kind: str, r: dict) -> list[str]:
 
 def _rl_step(kind: str, r: dict) -> list[str]:
     s, w = r["seconds"], r["weighting"]
-    out = [f"## One RL step ({kind}: {r['device']}, {r['dtype']}, {r['date']}; {r['replies']} replies x "
+    out = [f"## One RL step ({kind}: {r['device']}{_stand_in(r)}, {r['dtype']}, {r['date']}; {r['replies']} replies x "
            f"{r['max_new_tokens']} tokens)", ""]
     return out + _table(["generation s", "scoring s", "update s (linear)", "tokens/s", "MGDA / PAMA weighting",
                          "MGDA / PAMA update"],

