@@ -45,10 +45,12 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from agents.aggregation import check_mixture, mix_probs
+
 if TYPE_CHECKING:
     from agents.policy import CausalLMPolicy, Generation
 
-__all__ = ["ExpertStack", "FastDecoder", "sample_tokens", "stacked_experts"]
+__all__ = ["ExpertStack", "FastDecoder", "sample_tokens"]
 
 
 def sample_tokens(probs: torch.Tensor) -> torch.Tensor:
@@ -76,8 +78,11 @@ class ExpertStack:
             missing = [n for n in self.names if n not in layer.lora_A]
             if missing:
                 raise ValueError(f"`names` must be adapters of the model; {missing} are not")
-        self.a = [torch.stack([layer.lora_A[n].weight.detach().t() for n in self.names]) for layer in self.layers]
-        self.b = [torch.stack([layer.lora_B[n].weight.detach().t() for n in self.names]) for layer in self.layers]
+        first = self.names[0]
+        self.a = [layer.lora_A[first].weight.new_empty(len(self.names), *layer.lora_A[first].weight.t().shape)
+                  for layer in self.layers]  # (E, d_in, r)
+        self.b = [layer.lora_B[first].weight.new_empty(len(self.names), *layer.lora_B[first].weight.t().shape)
+                  for layer in self.layers]  # (E, r, d_out)
         self.refresh()
 
     @torch.no_grad()
@@ -109,14 +114,6 @@ def _stacked_forward(base: torch.nn.Module, a: torch.Tensor, b: torch.Tensor) ->
         return (result + delta).to(result.dtype)  # as peft: add in the adapters' dtype, cast back
 
     return forward
-
-
-@contextmanager
-def stacked_experts(model: torch.nn.Module, names: Sequence[str]) -> Iterator[None]:
-    """Inside this block rows ``e * N + b`` of every forward of ``model`` run expert ``names[e]`` (see
-    :class:`ExpertStack`; the adapters are stacked on entry: change none inside the block)."""
-    with ExpertStack(model, names).active():
-        yield
 
 
 @dataclass(frozen=True)
@@ -153,13 +150,9 @@ class _Decode:
         self.eager = False  # set when capture failed: the step then runs eagerly
 
     def reset_cache(self) -> None:
-        """Rewind the cache to empty (its device-side lengths to 0; stale keys stay masked)."""
+        """Rewind the cache to empty: its layers' device-side lengths to 0 (stale keys stay, masked)."""
         for layer in self.cache.layers:
-            length = getattr(layer, "cumulative_length", None)
-            if isinstance(length, torch.Tensor):
-                length.zero_()
-            else:
-                layer.reset()
+            layer.cumulative_length.zero_()
 
 
 class FastDecoder:
@@ -202,8 +195,6 @@ class FastDecoder:
         """One reply per prompt, as ``policy.generate`` (no ``experts``) or ``aggregation.mixture_generate``
         (``experts`` with ``mixture``, ``aggregation`` 'hidden' or 'logit') would sample them, from torch's
         global RNG."""
-        from agents.aggregation import check_mixture
-
         policy = self.policy
         temperature = policy.temperature if temperature is None else temperature
         names: tuple[str, ...] = ()
@@ -290,8 +281,6 @@ class FastDecoder:
 
     def _emit(self, s: _Decode, logits: torch.Tensor) -> None:
         """Sample the next token of every prompt from the rows' logits, write it, feed it to every expert row."""
-        from agents.aggregation import mix_probs
-
         key = s.key
         if key.aggregation is None:
             probs = (logits / key.temperature).softmax(dim=-1) if key.do_sample else logits

