@@ -30,46 +30,15 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from agents.mixing import check_mixture, mix_probs
 from agents.policy import CausalLMPolicy, Generation
 
-__all__ = ["AGGREGATIONS", "check_mixture", "mix_probs", "expert_step", "mixture_generate", "merged_mixture",
+__all__ = ["AGGREGATIONS", "expert_step", "mixture_generate", "merged_mixture",
            "soup_adapter", "generate_with"]
 
 #: the aggregation names accepted by :func:`generate_with`
 AGGREGATIONS = ("hidden", "logit", "parameter", "soup")
 SOUP = "__soup__"  # adapter name of the interpolated Rewarded-Soups adapter
-
-
-def check_mixture(mixture: npt.ArrayLike, n_experts: int, name: str = "mixture") -> np.ndarray:
-    """``mixture`` as float64 (n_experts,), checked: finite, non-negative, summing to 1 (within 1e-6)."""
-    m = np.asarray(mixture, dtype=np.float64)
-    if m.shape != (n_experts,):
-        raise ValueError(f"`{name}` must have shape ({n_experts},), one weight per expert; got shape {m.shape}")
-    if not np.isfinite(m).all() or (m < 0).any() or abs(m.sum() - 1.0) > 1e-6:
-        raise ValueError(f"`{name}` must be non-negative finite weights summing to 1; got {m.tolist()}")
-    return m
-
-
-def mix_probs(logits: torch.Tensor, mixture: torch.Tensor, aggregation: str,
-              temperature: float = 1.0) -> torch.Tensor:
-    """Next-token probabilities (N, V) of the mixture from the experts' logits (E, N, V) and weights (E,).
-
-    ``hidden``: ``softmax(sum_e m_e z_e / T)`` (= the head applied to the mixed hidden state);
-    ``logit``: ``sum_e m_e softmax(z_e / T)``. With one expert of weight 1 both are ``softmax(z / T)``, exactly
-    what ``generate()`` samples from.
-
-    >>> z = torch.tensor([[[0.0, 0.0]], [[0.0, 2.0]]])
-    >>> [round(x, 3) for x in mix_probs(z, torch.tensor([0.5, 0.5]), "hidden")[0].tolist()]
-    [0.269, 0.731]
-    >>> [round(x, 3) for x in mix_probs(z, torch.tensor([0.5, 0.5]), "logit")[0].tolist()]
-    [0.31, 0.69]
-    """
-    m = mixture.to(logits).view(-1, 1, 1)  # (E, 1, 1)
-    if aggregation == "hidden":
-        return ((m * logits).sum(dim=0) / temperature).softmax(dim=-1)
-    if aggregation == "logit":
-        return (m * (logits / temperature).softmax(dim=-1)).sum(dim=0)
-    raise ValueError(f"`aggregation` must be 'hidden' or 'logit' for token-level mixing; got {aggregation!r}")
 
 
 def expert_step(policy: CausalLMPolicy, names: list[str], input_ids: torch.Tensor, mask: torch.Tensor,

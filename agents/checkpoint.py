@@ -28,7 +28,7 @@ import random
 import re
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,29 @@ import torch
 
 from agents.config import TrainConfig
 from agents.policy import CausalLMPolicy
+from morl_core.files import write_atomic
 
-__all__ = ["latest", "save", "load", "write_config", "save_final", "read_summary", "STEP_RE"]
+__all__ = ["RunState", "latest", "save", "load", "write_config", "save_final", "read_summary", "STEP_RE"]
 
 STEP_RE = re.compile(r"step-(\d{8})")
 #: config fields that may differ between a run and its resumption (they do not change the trajectory)
 RESUMABLE_CHANGES = ("max_steps", "resume", "out_dir", "save_every", "keep_checkpoints")
+
+
+@dataclass
+class RunState:
+    """Everything of a run that is not a tensor: saved in every checkpoint."""
+
+    step: int = 0  # completed updates
+    val_steps: list[int] = field(default_factory=list)
+    val_rewards: list[list[float]] = field(default_factory=list)  # (V, n) mean validation reward vectors
+    val_scores: list[float] = field(default_factory=list)  # (V,) preference-weighted, for the stop rule
+    env_samples: int = 0  # replies scored, training and validation
+    tokens_generated: int = 0  # policy tokens generated, training and validation
+    train_seconds: float = 0.0
+    stop_reason: str | None = None
+    device: str = ""  # where it trained, e.g. "cpu:x86_64" or "cuda:NVIDIA H100 80GB HBM3"
+    peak_memory_bytes: int = 0  # max over the sessions of a resumed run
 
 
 def _atomic_dir(target: Path, write: Any) -> None:
@@ -111,7 +128,7 @@ def _set_rng_states(states: dict, rng: np.random.Generator) -> None:
     rng.bit_generator.state = states["numpy_generator"]
 
 
-def save(out: Path, state: Any, policy: CausalLMPolicy, optimizer: torch.optim.Optimizer, scalarizer: Any,
+def save(out: Path, state: RunState, policy: CausalLMPolicy, optimizer: torch.optim.Optimizer, scalarizer: Any,
          rng: np.random.Generator, keep: int = 2) -> Path:
     """Write the checkpoint of step ``state.step`` atomically and delete all but the newest ``keep``."""
     target = Path(out) / "checkpoints" / f"step-{state.step:08d}"
@@ -133,10 +150,8 @@ def save(out: Path, state: Any, policy: CausalLMPolicy, optimizer: torch.optim.O
 
 
 def load(folder: Path, config: TrainConfig, policy: CausalLMPolicy, optimizer: torch.optim.Optimizer,
-         scalarizer: Any, rng: np.random.Generator) -> Any:
+         scalarizer: Any, rng: np.random.Generator) -> RunState:
     """Restore adapters, optimizer, scalarizer and every RNG from checkpoint ``folder``; returns the RunState."""
-    from agents.rl import RunState
-
     _check_same_run(folder.parent.parent, config)
     policy.load_adapter(folder / "adapter", policy.model.active_adapter)
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=policy.device, weights_only=True))
@@ -150,16 +165,14 @@ def load(folder: Path, config: TrainConfig, policy: CausalLMPolicy, optimizer: t
     return RunState(**blob["run_state"])
 
 
-def save_final(out: Path, state: Any, policy: CausalLMPolicy, scalarizer: Any, objectives: tuple[str, ...],
+def save_final(out: Path, state: RunState, policy: CausalLMPolicy, scalarizer: Any, objectives: tuple[str, ...],
                preference: np.ndarray) -> None:
     """Write the final adapters (``out/adapter``) and ``out/summary.json`` (what ``ScalarizedAgent.load`` reads)."""
     _atomic_dir(Path(out) / "adapter", lambda tmp: policy.save_adapter(tmp))
     summary = {"objectives": list(objectives), "preference": [float(x) for x in preference],
                "run_state": asdict(state), "scalarizer": scalarizer.state_dict(),
                "weights": [float(x) for x in np.asarray(scalarizer.weights())]}
-    tmp = Path(out) / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1) + "\n")
-    os.replace(tmp, Path(out) / "summary.json")
+    write_atomic(Path(out) / "summary.json", json.dumps(summary, indent=1) + "\n")
 
 
 def read_summary(out: Path) -> dict:

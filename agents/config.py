@@ -10,7 +10,7 @@ any model is loaded, with messages naming the field, the rule and the value.
 >>> TrainConfig(k=1)
 Traceback (most recent call last):
 ...
-ValueError: `k` must be >= 2 for the leave-one-out baseline; got 1
+morl_core.errors.MorlError: `k` must be >= 2 for the leave-one-out baseline; got 1
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-__all__ = ["SCALARIZERS", "KL_ESTIMATORS", "FAST_DECODE", "PolicyConfig", "TrainConfig", "help_of"]
+import morl_envs
+from agents.scalarizers import SCALARIZERS
+from morl_core.errors import did_you_mean, require
+from morl_core.simplex import check_weights
 
-#: scalarizer names accepted by ``agents.scalarizers.make_scalarizer``
-SCALARIZERS = ("linear", "chebyshev", "dynaopt", "pama", "mgda", "mgda-anchor")
+__all__ = ["KL_ESTIMATORS", "FAST_DECODE", "PolicyConfig", "TrainConfig", "help_of"]
+
 #: per-token KL estimators (Schulman, "Approximating KL Divergence", 2020)
 KL_ESTIMATORS = ("k1", "k3")
 #: ``PolicyConfig.fast_decode`` values and the ``CausalLMPolicy(fast_decode=...)`` each means
@@ -40,11 +43,6 @@ def _f(default: Any, help: str, factory: Any = None) -> Any:
 def help_of(cls: type, name: str) -> str:
     """The help text of field ``name`` of dataclass ``cls``."""
     return next(f.metadata.get("help", "") for f in fields(cls) if f.name == name)
-
-
-def _require(ok: bool, name: str, rule: str, value: Any, hint: str = "") -> None:
-    if not ok:
-        raise ValueError(f"`{name}` {rule}; got {value!r}" + (f". {hint}" if hint else ""))
 
 
 def _is_int(value: Any) -> bool:
@@ -77,16 +75,16 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_prompt_tokens", "lora_r", "lora_alpha"):
             value = getattr(self, name)
-            _require(_is_int(value) and value >= 1, name, "must be an integer >= 1", value)
+            require(_is_int(value) and value >= 1, name, "must be an integer >= 1", value)
         for name in ("temperature", "respond_temperature"):
             value = getattr(self, name)
-            _require(_is_number(value) and value > 0, name, "must be a number > 0", value,
+            require(_is_number(value) and value > 0, name, "must be a number > 0", value,
                      "Sampling at temperature 0 is greedy decoding; use a small positive value")
-        _require(_is_number(self.lora_dropout) and 0 <= self.lora_dropout < 1, "lora_dropout",
+        require(_is_number(self.lora_dropout) and 0 <= self.lora_dropout < 1, "lora_dropout",
                  "must be a number in [0, 1)", self.lora_dropout)
-        _require(isinstance(self.lora_target_modules, str) and bool(self.lora_target_modules),
+        require(isinstance(self.lora_target_modules, str) and bool(self.lora_target_modules),
                  "lora_target_modules", "must be a non-empty str", self.lora_target_modules)
-        _require(self.fast_decode in FAST_DECODE, "fast_decode", f"must be one of {FAST_DECODE}", self.fast_decode)
+        require(self.fast_decode in FAST_DECODE, "fast_decode", f"must be one of {FAST_DECODE}", self.fast_decode)
 
     def policy_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``agents.policy.CausalLMPolicy`` for this configuration (the evaluation's
@@ -103,7 +101,7 @@ class TrainConfig:
     env_id: str = _f("morl/Counsel-v0", "registered environment id (`morl-bench envs` lists them)")
     env_kwargs: dict = _f(None, "keyword arguments for gymnasium.make, e.g. {'objectives': ('conciseness',)}",
                           factory=dict)
-    scalarizer: str = _f("linear", f"how the per-objective advantages are combined: one of {SCALARIZERS}")
+    scalarizer: str = _f("linear", f"how the per-objective advantages are combined: one of {SCALARIZERS.names()}")
     preference: tuple[float, ...] | None = _f(None, "preference w on the simplex, one weight per objective; "
                                                     "default: uniform")
     scalarizer_kwargs: dict = _f(None, "extra keyword arguments for make_scalarizer (e.g. DynaOpt's gamma)",
@@ -130,51 +128,43 @@ class TrainConfig:
     policy: PolicyConfig = _f(None, "the policy and its adapters", factory=PolicyConfig)
 
     def __post_init__(self) -> None:
-        import morl_envs
-        from reward_models.base import did_you_mean
-
-        _require(self.env_id in morl_envs.ENV_IDS, "env_id", f"must be a registered id {sorted(morl_envs.ENV_IDS)}",
-                 self.env_id, did_you_mean(str(self.env_id), list(morl_envs.ENV_IDS)).strip())
-        _require(self.scalarizer in SCALARIZERS, "scalarizer", f"must be one of {SCALARIZERS}", self.scalarizer,
-                 did_you_mean(str(self.scalarizer), SCALARIZERS).strip())
-        _require(self.kl_estimator in KL_ESTIMATORS, "kl_estimator", f"must be one of {KL_ESTIMATORS}",
+        text_ids = morl_envs.env_ids("text")
+        require(self.env_id in text_ids, "env_id", f"must be a registered id {text_ids}", self.env_id,
+                did_you_mean(str(self.env_id), text_ids))
+        require(self.scalarizer in SCALARIZERS, "scalarizer", f"must be one of {SCALARIZERS.names()}",
+                self.scalarizer, did_you_mean(str(self.scalarizer), SCALARIZERS))
+        require(self.kl_estimator in KL_ESTIMATORS, "kl_estimator", f"must be one of {KL_ESTIMATORS}",
                  self.kl_estimator)
-        _require(_is_int(self.k) and self.k >= 2, "k", "must be >= 2 for the leave-one-out baseline", self.k)
-        _require(_is_int(self.seed) and 0 <= self.seed < 2**32, "seed", "must be an integer in [0, 2**32)", self.seed)
+        require(_is_int(self.k) and self.k >= 2, "k", "must be >= 2 for the leave-one-out baseline", self.k)
+        require(_is_int(self.seed) and 0 <= self.seed < 2**32, "seed", "must be an integer in [0, 2**32)", self.seed)
         for name in ("prompts_per_step", "micro_batch_size", "max_steps", "eval_every", "save_every",
                      "keep_checkpoints"):
             value = getattr(self, name)
-            _require(_is_int(value) and value >= 1, name, "must be an integer >= 1", value)
-        _require(self.eval_prompts is None or (_is_int(self.eval_prompts) and self.eval_prompts >= 1),
+            require(_is_int(value) and value >= 1, name, "must be an integer >= 1", value)
+        require(self.eval_prompts is None or (_is_int(self.eval_prompts) and self.eval_prompts >= 1),
                  "eval_prompts", "must be None (the whole validation split) or an integer >= 1", self.eval_prompts)
-        _require(_is_int(self.stop_window) and self.stop_window >= 2, "stop_window",
+        require(_is_int(self.stop_window) and self.stop_window >= 2, "stop_window",
                  "must be an integer >= 2 (a coefficient of variation needs two scores)", self.stop_window)
         for name, low in (("beta", 0.0), ("stop_cv", 0.0)):
             value = getattr(self, name)
-            _require(_is_number(value) and value >= low, name, f"must be a finite number >= {low:g}", value)
+            require(_is_number(value) and value >= low, name, f"must be a finite number >= {low:g}", value)
         for name in ("learning_rate", "max_grad_norm"):
             value = getattr(self, name)
-            _require(_is_number(value) and value > 0, name, "must be a finite number > 0", value)
+            require(_is_number(value) and value > 0, name, "must be a finite number > 0", value)
         self._check_preference()
-        _require(isinstance(self.env_kwargs, dict) and isinstance(self.scalarizer_kwargs, dict), "env_kwargs",
+        require(isinstance(self.env_kwargs, dict) and isinstance(self.scalarizer_kwargs, dict), "env_kwargs",
                  "and `scalarizer_kwargs` must be dicts", (self.env_kwargs, self.scalarizer_kwargs))
-        _require(isinstance(self.policy, PolicyConfig), "policy", "must be a PolicyConfig", type(self.policy).__name__)
+        require(isinstance(self.policy, PolicyConfig), "policy", "must be a PolicyConfig", type(self.policy).__name__)
         if self.out_dir is None:
             self.out_dir = f"runs/{re.sub(r'[^A-Za-z0-9._-]', '-', self.env_id)}/{self.scalarizer}-seed{self.seed}"
 
     def _check_preference(self) -> None:
         if self.preference is None:
             return
-        pref = self.preference
-        _require(self.scalarizer not in ("pama", "mgda"), "preference",
-                 f"is not used by {self.scalarizer!r}, which sets its own weights from each batch; leave it unset",
-                 pref)
-        _require(isinstance(pref, (tuple, list)) and len(pref) >= 1 and all(_is_number(x) for x in pref),
-                 "preference", "must be a sequence of finite numbers, one weight per objective", pref)
-        _require(all(x >= 0 for x in pref) and abs(sum(pref) - 1.0) <= 1e-6, "preference",
-                 "must be non-negative weights summing to 1", tuple(pref),
-                 f"e.g. {tuple(round(x / sum(pref), 4) for x in pref)}" if sum(pref) > 0 else "")
-        self.preference = tuple(float(x) for x in pref)
+        require(SCALARIZERS.get(self.scalarizer).takes_preference, "preference",
+                f"is not used by {self.scalarizer!r}, which sets its own weights from each batch; leave it unset",
+                self.preference)
+        self.preference = tuple(float(x) for x in check_weights(self.preference, None))
 
     def check_objectives(self, objectives: tuple[str, ...]) -> None:
         """Check the preference against the environment's objectives (known once the environment is built)."""

@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from agents.aggregation import check_mixture, mix_probs
+from agents.mixing import check_mixture, mix_probs
 
 if TYPE_CHECKING:
     from agents.policy import CausalLMPolicy, Generation

@@ -3,7 +3,8 @@
 The seed paper's open question 2 (Kong et al., 2025, arXiv 2509.21613): instead of one fixed mixture per preference,
 learn online which mixture of the experts serves a (prompt, preference) pair best, from the environment's reward
 vectors alone (bandit feedback: only the chosen mixture's reply is scored). Arms are the mixtures of a simplex
-lattice (:func:`mixture_lattice`); the reward of an arm is the scalarized reward ``w . r`` of its reply.
+lattice (:func:`morl_core.simplex.simplex_lattice`); the reward of an arm is the scalarized reward ``w . r`` of
+its reply.
 
 The gate is disjoint LinUCB (Li et al., 2010, arXiv 1003.0146): one ridge regression per arm on the features
 ``phi(x, w) = w (x) [1, x]`` (the Kronecker product of the preference and the context with a bias). This is the
@@ -25,27 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["mixture_lattice", "gate_features", "ContextProjection", "LinUCBGate", "SharedLinUCBGate", "BanditReport",
+__all__ = ["gate_features", "ContextProjection", "LinUCBGate", "SharedLinUCBGate", "BanditReport",
            "run_bandit"]
-
-
-def mixture_lattice(n_experts: int, divisions: int = 4) -> np.ndarray:
-    """Every mixture of ``n_experts`` whose weights are multiples of ``1 / divisions``, shape (M, n_experts)
-    (15 mixtures for 3 experts and 4 divisions; the vertices are the experts alone).
-
-    >>> mixture_lattice(2, 2).tolist()
-    [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]
-    """
-    for name, value in (("n_experts", n_experts), ("divisions", divisions)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")
-
-    def compositions(total: int, parts: int) -> list[list[int]]:
-        if parts == 1:
-            return [[total]]
-        return [[first, *rest] for first in range(total + 1) for rest in compositions(total - first, parts - 1)]
-
-    return np.asarray(compositions(divisions, n_experts), dtype=np.float64) / divisions
 
 
 def gate_features(contexts: npt.ArrayLike, preferences: npt.ArrayLike) -> np.ndarray:

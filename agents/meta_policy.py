@@ -26,11 +26,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
-from agents.aggregation import AGGREGATIONS, check_mixture, generate_with
-from agents.gate import ContextProjection, LinUCBGate, SharedLinUCBGate, gate_features, mixture_lattice
+from agents.aggregation import AGGREGATIONS, generate_with
+from agents.gate import ContextProjection, LinUCBGate, SharedLinUCBGate, gate_features, run_bandit
+from agents.mixing import check_mixture
+from agents.rl import Scorer
 from agents.single_policy import ScalarizedAgent
-from leaderboards.protocol import Agent, TrainingCosts
+from morl_core.agent import Agent, TrainingCosts
+from morl_core.simplex import simplex_lattice
+from reward_models.encoder import shared_encoder
 
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 GATE_MODELS = ("shared", "disjoint")
@@ -103,7 +108,7 @@ class GatedMixture:
                  alpha: float = 0.5, seed: int = 0, model: str = "shared") -> None:
         if model not in GATE_MODELS:
             raise ValueError(f"`model` must be one of {GATE_MODELS}; got {model!r}")
-        self.arms = mixture_lattice(n_experts, divisions)  # (K, E)
+        self.arms = simplex_lattice(n_experts, divisions)  # (K, E)
         self.projection = ContextProjection(EMBEDDING_DIM, context_dim, seed)  # MiniLM embeddings are 384-d
         dim = n_objectives * (context_dim + 1)
         self.model = model
@@ -113,8 +118,6 @@ class GatedMixture:
 
     def context(self, prompts: list[str]) -> np.ndarray:
         """The projected MiniLM embeddings (B, context_dim) of prompts."""
-        from reward_models.encoder import shared_encoder
-
         return self.projection(shared_encoder().encode(list(prompts)))
 
     def features(self, prompts: list[str], preference: npt.ArrayLike) -> np.ndarray:
@@ -176,8 +179,6 @@ class MetaPolicyAgent(Agent):
         return generate_with(self.experts.policy, self.expert_names, mixture, list(prompts), self.aggregation).texts
 
     def respond(self, prompts: list[str], preference: np.ndarray, seed: int) -> list[str]:
-        import torch
-
         torch.manual_seed(seed)
         key = tuple(float(x) for x in np.asarray(preference))
         if self.gate is None:
@@ -222,33 +223,27 @@ class MetaPolicyAgent(Agent):
         return out
 
 
-def arm_table(agent: MetaPolicyAgent, prompts: list[str], arms: np.ndarray, models: Any, seed: int) -> np.ndarray:
+def arm_table(agent: MetaPolicyAgent, prompts: list[str], arms: np.ndarray, score: Scorer, seed: int) -> np.ndarray:
     """The reward vector of every mixture's reply to every prompt, (P, K, n): one batched generation per mixture
-    (seeded ``seed + k``) and one scoring call per reward model."""
-    import torch
-
-    from agents.rl import score
-
+    (seeded ``seed + k``), scored by the environment's ``score``."""
     table = []
     for k, mixture in enumerate(arms):
         torch.manual_seed(seed + k)
-        table.append(score(models, prompts, agent.generate(prompts, mixture)))  # (P, n)
+        table.append(score(prompts, agent.generate(prompts, mixture)))  # (P, n)
     return np.stack(table, axis=1)
 
 
-def fit_gate(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayLike, models: Any, seed: int = 0,
+def fit_gate(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayLike, score: Scorer, seed: int = 0,
              batch_size: int = 8) -> Any:
     """Train ``agent.gate`` on (prompt, preference) rounds: every pair of ``prompts`` and ``preferences`` once, in
     a seeded random order, as a bandit (the gate sees only its chosen mixture's reward ``w . r``). Every arm's
     replies are generated and scored once up front (:func:`arm_table`; counted in the gate's ``env_samples``) so
     that the regret against the best fixed mixture can be computed; returns the :class:`~agents.gate.BanditReport`.
     """
-    from agents.gate import run_bandit
-
     if agent.gate is None:
         raise ValueError("`agent.gate` must be a GatedMixture to fit; got None")
     prefs = np.asarray(preferences, dtype=np.float64)  # (m, n)
-    table = arm_table(agent, prompts, agent.gate.arms, models, seed)  # (P, K, n)
+    table = arm_table(agent, prompts, agent.gate.arms, score, seed)  # (P, K, n)
     agent.gate.env_samples += table.shape[0] * table.shape[1]
     pairs = np.random.default_rng(seed).permutation(len(prompts) * len(prefs))  # round -> (prompt, preference)
     p_idx, w_idx = pairs // len(prefs), pairs % len(prefs)
@@ -256,22 +251,18 @@ def fit_gate(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayL
     return run_bandit(agent.gate.bandit, features, table[p_idx], prefs[w_idx], batch_size)
 
 
-def search_mixtures(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayLike, models: Any,
+def search_mixtures(agent: MetaPolicyAgent, prompts: list[str], preferences: npt.ArrayLike, score: Scorer,
                     seed: int = 0, rounds: int = 2) -> tuple[MixtureMap, int]:
     """EMORL's hierarchical grid search for every preference w: the mixture maximising the mean of ``w . r`` over
     ``prompts`` (common random numbers: every candidate is sampled with ``seed``). Distinct mixtures are generated
     once and shared across preferences. Returns the map and the number of replies scored."""
-    import torch
-
-    from agents.rl import score
-
     cache: dict[tuple[float, ...], np.ndarray] = {}
 
     def mean_rewards(mixture: np.ndarray) -> np.ndarray:
         key = tuple(mixture.tolist())
         if key not in cache:
             torch.manual_seed(seed)
-            cache[key] = score(models, prompts, agent.generate(prompts, mixture)).mean(axis=0)  # (n,)
+            cache[key] = score(prompts, agent.generate(prompts, mixture)).mean(axis=0)  # (n,)
         return cache[key]
 
     prefs = np.asarray(preferences, dtype=np.float64)

@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
+from safetensors.torch import load_file
 
-if TYPE_CHECKING:
-    from agents.fast_decode import FastDecoder
+from agents.fast_decode import FastDecoder
+from morl_core.assets import smollm2_path
+from morl_core.device import default_device
 
 __all__ = ["SYSTEM_PROMPT", "CausalLMPolicy", "Generation", "disable_dropout"]
 
@@ -55,7 +56,7 @@ def disable_dropout(model: torch.nn.Module) -> None:
 class CausalLMPolicy:
     """Batched, seeded reply generation from a causal LM with a chat template, optionally with LoRA adapters.
 
-    ``model``: hub id or local folder (default: SmolLM2-135M-Instruct from ``reward_models.assets.smollm2_path``).
+    ``model``: hub id or local folder (default: SmolLM2-135M-Instruct from ``morl_core.assets.smollm2_path``).
     ``max_prompt_tokens`` cuts long client statements to their first tokens (EMORL: inputs <= 128 tokens).
     ``fast_decode``: generate through :class:`~agents.fast_decode.FastDecoder` (static KV cache, decode step
     replayed as a CUDA graph) instead of ``model.generate()``; default: on CUDA. Same tokens for the same seed
@@ -65,10 +66,7 @@ class CausalLMPolicy:
     def __init__(self, model: str | Path | None = None, device: str | None = None, max_new_tokens: int = 48,
                  temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int = 128,
                  fast_decode: bool | None = None) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from reward_models.assets import smollm2_path
-        from reward_models.encoder import default_device
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # deliberately lazy: `import agents` stays light
 
         if max_new_tokens < 1:
             raise ValueError(f"`max_new_tokens` must be >= 1; got {max_new_tokens}")
@@ -136,7 +134,6 @@ class CausalLMPolicy:
                 self.model = PeftModel.from_pretrained(self.model, str(folder), adapter_name=name, is_trainable=True)
             elif name in self.model.peft_config:
                 from peft import set_peft_model_state_dict
-                from safetensors.torch import load_file
 
                 set_peft_model_state_dict(self.model, load_file(Path(folder) / "adapter_model.safetensors"), name)
             else:
@@ -237,8 +234,6 @@ class CausalLMPolicy:
 
     def decoder(self) -> FastDecoder:
         """The policy's fast decoder (made on first use; it keeps its static caches and captured graphs)."""
-        from agents.fast_decode import FastDecoder
-
         if self._decoder is None:
             self._decoder = FastDecoder(self)
         return self._decoder

@@ -24,39 +24,31 @@ Every logged key is described in docs/logging.md.
 from __future__ import annotations
 
 import random
-import resource
-import sys
 import time
-import warnings
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
 
+import morl_envs
+from agents import checkpoint
+from agents.checkpoint import RunState
 from agents.config import TrainConfig
 from agents.policy import CausalLMPolicy, Generation
+from agents.scalarizers import SCALARIZERS, make_scalarizer
+from morl_core.device import device_and_peak_memory
 
-__all__ = ["RunState", "TrainResult", "leave_one_out", "kl_per_token", "coefficient_of_variation", "should_stop",
-           "make_policy", "make_env", "rollout", "update", "validate", "score", "train", "run_summary",
-           "device_and_peak_memory"]
+__all__ = ["RunState", "Scorer", "TrainResult", "leave_one_out", "kl_per_token", "coefficient_of_variation",
+           "should_stop", "make_policy", "rollout", "update", "validate", "train", "run_summary"]
 
-
-@dataclass
-class RunState:
-    """Everything of a run that is not a tensor: saved in every checkpoint."""
-
-    step: int = 0  # completed updates
-    val_steps: list[int] = field(default_factory=list)
-    val_rewards: list[list[float]] = field(default_factory=list)  # (V, n) mean validation reward vectors
-    val_scores: list[float] = field(default_factory=list)  # (V,) preference-weighted, for the stop rule
-    env_samples: int = 0  # replies scored, training and validation
-    tokens_generated: int = 0  # policy tokens generated, training and validation
-    train_seconds: float = 0.0
-    stop_reason: str | None = None
-    device: str = ""  # where it trained, e.g. "cpu:x86_64" or "cuda:NVIDIA H100 80GB HBM3"
-    peak_memory_bytes: int = 0  # max over the sessions of a resumed run
+#: the environment's ``score(prompts, replies) -> (B, n)`` reward matrix
+Scorer = Callable[[list[str], list[str]], np.ndarray]
 
 
 @dataclass
@@ -118,30 +110,25 @@ def should_stop(scores: list[float], window: int = 20, threshold: float = 0.015)
     return cv is not None and cv < threshold
 
 
-def make_policy(config: TrainConfig) -> CausalLMPolicy:
-    """The policy of ``config.policy`` with fresh LoRA adapters, initialised from ``config.seed``."""
+def make_policy(config: TrainConfig, adapter_name: str = "default") -> CausalLMPolicy:
+    """The policy of ``config.policy`` with fresh LoRA adapters called ``adapter_name``, initialised from
+    ``config.seed``."""
     pc = config.policy
     policy = CausalLMPolicy(**pc.policy_kwargs())
     torch.manual_seed(config.seed)
-    policy.add_lora(r=pc.lora_r, alpha=pc.lora_alpha, dropout=pc.lora_dropout, target_modules=pc.lora_target_modules)
+    policy.add_lora(r=pc.lora_r, alpha=pc.lora_alpha, dropout=pc.lora_dropout, target_modules=pc.lora_target_modules,
+                    name=adapter_name)
     return policy
 
 
-def score(models: Any, prompts: list[str], replies: list[str]) -> np.ndarray:
-    """Rewards (N, n) of replies, cut as the environment's step cuts them, one batched call per reward model."""
-    from morl_envs.counsel_env import clip_replies, score_replies
-
-    replies, _ = clip_replies(replies, "replies")
-    return score_replies(models, prompts, replies)
-
-
-def rollout(policy: CausalLMPolicy, models: Any, prompts: list[str], k: int,
+def rollout(policy: CausalLMPolicy, score: Scorer, prompts: list[str], k: int,
             temperature: float) -> tuple[Generation, torch.Tensor]:
     """k sampled replies per prompt in one batch (row b * k + j is reply j to prompt b) and their rewards
-    (B, k, n) as a float32 tensor on the policy's device."""
+    (B, k, n) as a float32 tensor on the policy's device; ``score`` is the environment's (``env.unwrapped.score``).
+    """
     repeated = [p for p in prompts for _ in range(k)]  # (N,)
     gen = policy.generate(repeated, temperature=temperature)
-    rewards = score(models, repeated, gen.texts)  # (N, n)
+    rewards = score(repeated, gen.texts)  # (N, n)
     return gen, torch.from_numpy(rewards).to(policy.device).reshape(len(prompts), k, -1)
 
 
@@ -211,7 +198,7 @@ def update(policy: CausalLMPolicy, optimizer: torch.optim.Optimizer, scalarizer:
     return {"loss": float(losses[0]), "kl": kl_sum / n_rows, "grad_norm": float(grad_norm)}
 
 
-def validate(policy: CausalLMPolicy, models: Any, prompts: list[str], temperature: float,
+def validate(policy: CausalLMPolicy, score: Scorer, prompts: list[str], temperature: float,
              seed: int) -> tuple[np.ndarray, int]:
     """Mean reward vector (n,) of one sampled reply per validation prompt, and the tokens generated.
 
@@ -222,17 +209,7 @@ def validate(policy: CausalLMPolicy, models: Any, prompts: list[str], temperatur
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         gen = policy.generate(prompts, temperature=temperature)
-    return score(models, prompts, gen.texts).astype(np.float64).mean(axis=0), gen.n_tokens
-
-
-def device_and_peak_memory(device: torch.device) -> tuple[str, int]:
-    """The device's name and peak memory: CUDA allocations on a GPU, else the process's max resident set size."""
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}", int(torch.cuda.max_memory_allocated(device))
-    import platform
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return f"cpu:{platform.machine()}", int(rss if sys.platform == "darwin" else rss * 1024)
+    return score(prompts, gen.texts).astype(np.float64).mean(axis=0), gen.n_tokens
 
 
 # --- the training loop ------------------------------------------------------------------------------------------
@@ -240,22 +217,11 @@ def _scalarizer_kwargs(config: TrainConfig) -> dict[str, Any]:
     """make_scalarizer's arguments: the preference (not for PAMA and MGDA, which set their own weights) and, for
     DynaOpt, the run's seed for its bandit draws unless given."""
     kwargs = dict(config.scalarizer_kwargs)
-    if config.scalarizer not in ("pama", "mgda"):
+    if SCALARIZERS.get(config.scalarizer).takes_preference:
         kwargs["preference"] = config.preference
     if config.scalarizer == "dynaopt":
         kwargs.setdefault("seed", config.seed)
     return kwargs
-
-
-def make_env(config: TrainConfig) -> Any:
-    """``gymnasium.make(config.env_id, **config.env_kwargs)``."""
-    import gymnasium as gym
-
-    import morl_envs  # noqa: F401  (registers the ids)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice
-        return gym.make(config.env_id, **config.env_kwargs)
 
 
 @dataclass
@@ -275,24 +241,23 @@ class _Run:
     state: RunState
     writer: Any
 
+    owns_env: bool  # built here (closed at the end), not handed in by the caller
+
     @property
-    def models(self) -> Any:
-        return self.env.unwrapped.reward_models
+    def score(self) -> Scorer:
+        return self.env.unwrapped.score
 
 
-def _setup(config: TrainConfig) -> _Run:
-    """Environment, prompts, seeds, policy, scalarizer, optimizer; restored from the latest checkpoint on resume."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    from agents import checkpoint
-    from agents.scalarizers import make_scalarizer
-
+def _setup(config: TrainConfig, env: gym.Env | None, adapter_name: str) -> _Run:
+    """Environment (``env``, or built from the config), prompts, seeds, policy, scalarizer, optimizer; restored
+    from the latest checkpoint on resume."""
     out = Path(config.out_dir)
     resume_from = checkpoint.latest(out)
     if resume_from is not None and not config.resume:
         raise ValueError(f"`out_dir` already holds checkpoints of a run ({str(out)!r}); got resume=False. Pass "
                          f"resume=True (--resume) to continue that run, or train into another folder")
-    env = make_env(config)
+    owns_env = env is None
+    env = morl_envs.make(config.env_id, **config.env_kwargs) if env is None else env
     base = env.unwrapped
     objectives = tuple(base.objectives)
     config.check_objectives(objectives)
@@ -306,7 +271,7 @@ def _setup(config: TrainConfig) -> _Run:
     random.seed(config.seed)
     np.random.seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    policy = make_policy(config)
+    policy = make_policy(config, adapter_name)
     scalarizer = make_scalarizer(config.scalarizer, n_obj, **_scalarizer_kwargs(config))
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate)
     state = RunState()
@@ -316,14 +281,14 @@ def _setup(config: TrainConfig) -> _Run:
         checkpoint.write_config(out, config)
     writer = SummaryWriter(str(out / "tensorboard"), purge_step=state.step + 1 if state.step else None)
     return _Run(config, env, objectives, preference, train_prompts, val_prompts, rng, policy, scalarizer, optimizer,
-                state, writer)
+                state, writer, owns_env)
 
 
 def _validation(run: _Run) -> None:
     """Validate, record the score, update DynaOpt, apply EMORL's stop rule, log."""
     config, state = run.config, run.state
     start = time.perf_counter()
-    val, tokens = validate(run.policy, run.models, run.val_prompts, config.policy.temperature, config.seed)  # (n,)
+    val, tokens = validate(run.policy, run.score, run.val_prompts, config.policy.temperature, config.seed)  # (n,)
     state.val_steps.append(state.step)
     state.val_rewards.append(val.tolist())
     state.val_scores.append(float(val @ run.preference))
@@ -349,7 +314,7 @@ def _train_step(run: _Run) -> dict[str, float]:
     start = time.perf_counter()
     chosen = run.rng.choice(len(run.train_prompts), size=config.prompts_per_step, replace=False)  # (B,)
     prompts = [run.train_prompts[i] for i in chosen]
-    gen, rewards = rollout(run.policy, run.models, prompts, config.k, config.policy.temperature)  # (B, k, n)
+    gen, rewards = rollout(run.policy, run.score, prompts, config.k, config.policy.temperature)  # (B, k, n)
     stats = update(run.policy, run.optimizer, run.scalarizer, gen, rewards, config)
     state.step += 1
     state.env_samples += rewards.shape[0] * rewards.shape[1]
@@ -374,15 +339,14 @@ def _record_device(run: _Run) -> None:
     run.state.device, run.state.peak_memory_bytes = device, max(peak, run.state.peak_memory_bytes)
 
 
-def train(config: TrainConfig, progress: bool = False) -> TrainResult:
+def train(config: TrainConfig, progress: bool = False, env: gym.Env | None = None,
+          adapter_name: str = "default") -> TrainResult:
     """Train one policy with ``config`` (see the module docstring); resumes from ``config.out_dir`` when
     ``config.resume``. Writes TensorBoard events, checkpoints and, at the end, the final adapters and
-    ``summary.json`` into ``config.out_dir``. The run ends after ``max_steps`` steps or at EMORL's stop rule."""
-    from tqdm.auto import tqdm
-
-    from agents import checkpoint
-
-    run = _setup(config)
+    ``summary.json`` into ``config.out_dir``. The run ends after ``max_steps`` steps or at EMORL's stop rule.
+    ``env``: an environment of ``config.env_id`` built by the caller (left open), else one is built and closed;
+    ``adapter_name``: the name of the trained LoRA adapters in the returned policy."""
+    run = _setup(config, env, adapter_name)
     state = run.state
     bar = tqdm(total=config.max_steps, initial=state.step, disable=not progress, desc=config.scalarizer,
                unit="step", dynamic_ncols=True)
@@ -400,7 +364,8 @@ def train(config: TrainConfig, progress: bool = False) -> TrainResult:
         bar.set_postfix(reward=f"{stats['scalarized_reward']:.3f}", kl=f"{stats['kl']:.3f}")
     bar.close()
     run.writer.close()
-    run.env.close()
+    if run.owns_env:
+        run.env.close()
     _record_device(run)
     checkpoint.save_final(Path(config.out_dir), state, run.policy, run.scalarizer, run.objectives, run.preference)
     return TrainResult(config, run.policy, run.scalarizer, run.objectives, state, Path(config.out_dir))

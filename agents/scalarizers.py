@@ -33,34 +33,12 @@ import numpy as np
 import torch
 
 from agents.mgda import min_norm_coefficients
-from reward_models.base import did_you_mean
+from morl_core.errors import did_you_mean
+from morl_core.registry import Registry
+from morl_core.simplex import check_weights
 
 __all__ = ["SCALARIZERS", "ChebyshevScalarizer", "DynaOptScalarizer", "LinearScalarizer", "MGDAScalarizer",
-           "PAMAScalarizer", "Scalarizer", "check_preference", "make_scalarizer"]
-
-
-def check_preference(preference: Sequence[float] | np.ndarray, n_objectives: int | None,
-                     name: str = "preference") -> np.ndarray:
-    """``preference`` as a float64 (n,) array on the simplex, or a ValueError naming the rule and the value.
-
-    ``n_objectives=None`` accepts any non-empty 1-D vector (its length defines n).
-    """
-    try:
-        w = np.asarray(preference, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"`{name}` must be a sequence of numbers, one per objective; got {preference!r}") from error
-    if n_objectives is None and w.ndim == 1 and w.shape[0] >= 1:
-        n_objectives = w.shape[0]
-    if w.ndim != 1 or w.shape[0] != n_objectives:
-        got = w.shape[0] if w.ndim == 1 else f"shape {w.shape}"
-        raise ValueError(f"`{name}` must have {n_objectives} entries, one per objective; got {got}")
-    if not np.isfinite(w).all():
-        raise ValueError(f"`{name}` must be finite; got {w.tolist()}")
-    if (w < 0).any():
-        raise ValueError(f"`{name}` must be non-negative; got {w.tolist()}")
-    if abs(w.sum() - 1.0) > 1e-6:
-        raise ValueError(f"`{name}` must sum to 1; got {w.tolist()} (sum {w.sum():.6g}): divide it by its sum")
-    return w
+           "PAMAScalarizer", "Scalarizer", "make_scalarizer", "register_scalarizer"]
 
 
 def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
@@ -70,10 +48,28 @@ def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+#: name -> class: the registry of :func:`make_scalarizer` (and, through it, of the single-policy agents)
+SCALARIZERS: Registry[type[Scalarizer]] = Registry("name")
+
+
+def register_scalarizer(cls: type[Scalarizer]) -> type[Scalarizer]:
+    """Class decorator: register a :class:`Scalarizer` subclass under its ``name``."""
+    return SCALARIZERS.register(cls.name, cls)
+
+
 class Scalarizer(ABC):
-    """Base: turns per-objective advantages of k replies per prompt into one advantage per reply."""
+    """Base: turns per-objective advantages of k replies per prompt into one advantage per reply.
+
+    A subclass declares its ``name``, whether it ``takes_preference`` (False: its weights come from each batch, so
+    one policy serves every preference) and the keyword ``options`` its constructor accepts, and is registered with
+    :func:`register_scalarizer`; :func:`make_scalarizer` then builds it through :meth:`build`.
+    """
 
     name: ClassVar[str]
+    #: False when the weights come from each batch (PAMA, MGDA): such a scalarizer refuses a preference
+    takes_preference: ClassVar[bool] = True
+    #: keyword options of the constructor that ``make_scalarizer`` passes through
+    options: ClassVar[tuple[str, ...]] = ()
     #: True when the scalarizer combines per-objective gradients (``coefficients``) instead of advantages.
     uses_gradients: ClassVar[bool] = False
     #: True when the RL loop must call ``update(validation_rewards)`` after each validation.
@@ -88,6 +84,14 @@ class Scalarizer(ABC):
     def _set_n(self, n_objectives: int) -> None:
         self.n_objectives = _check_positive_int(n_objectives, "n_objectives")
         self._weights = np.full(self.n_objectives, 1.0 / self.n_objectives)
+
+    @classmethod
+    def build(cls, n_objectives: int, preference: np.ndarray | None, **options: Any) -> Scalarizer:
+        """The scalarizer for ``n_objectives`` at ``preference`` (checked, or None: uniform) with ``options``.
+        Preference-free scalarizers are built from the number of objectives alone."""
+        if not cls.takes_preference:
+            return cls(n_objectives, **options)
+        return cls(np.full(n_objectives, 1.0 / n_objectives) if preference is None else preference, **options)
 
     @abstractmethod
     def combine(self, rewards: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
@@ -140,6 +144,7 @@ class Scalarizer(ABC):
         return advantages @ w  # (B, k)
 
 
+@register_scalarizer
 class LinearScalarizer(Scalarizer):
     """Linear scalarization ``A @ w`` with a fixed preference w on the simplex (the MORLHF baseline).
 
@@ -149,7 +154,7 @@ class LinearScalarizer(Scalarizer):
     name = "linear"
 
     def __init__(self, weights: Sequence[float] | np.ndarray) -> None:
-        w = check_preference(weights, None, "weights")
+        w = check_weights(weights, None, "weights")
         super().__init__(w.shape[0])
         self._weights = w
 
@@ -158,6 +163,7 @@ class LinearScalarizer(Scalarizer):
         return self._linear(advantages)
 
 
+@register_scalarizer
 class ChebyshevScalarizer(Scalarizer):
     """Weighted Chebyshev (Tchebycheff) scalarization ``s = -max_i w_i (z_i - r_i)`` on the raw rewards.
 
@@ -169,10 +175,11 @@ class ChebyshevScalarizer(Scalarizer):
     """
 
     name = "chebyshev"
+    options = ("ideal",)
 
     def __init__(self, weights: Sequence[float] | np.ndarray,
                  ideal: Sequence[float] | np.ndarray | None = None) -> None:
-        w = check_preference(weights, None, "weights")
+        w = check_weights(weights, None, "weights")
         super().__init__(w.shape[0])
         self._weights = w
         z = np.ones(self.n_objectives) if ideal is None else np.asarray(ideal, dtype=np.float64)
@@ -200,6 +207,7 @@ class ChebyshevScalarizer(Scalarizer):
         self.ideal = np.asarray(state["ideal"], dtype=np.float64)
 
 
+@register_scalarizer
 class DynaOptScalarizer(Scalarizer):
     """DynaOpt (Min et al., "Dynamic Reward Adjustment in Multi-Reward Reinforcement Learning for Counselor
     Reflection Generation", LREC-COLING 2024, arXiv 2403.13578): linear weights moved by an Exp3 bandit.
@@ -224,7 +232,13 @@ class DynaOptScalarizer(Scalarizer):
     """
 
     name = "dynaopt"
+    options = ("gamma", "step", "seed", "reward_scale")
     adapts_on_validation = True
+
+    @classmethod
+    def build(cls, n_objectives: int, preference: np.ndarray | None, **options: Any) -> DynaOptScalarizer:
+        """The bandit over ``n_objectives`` starting from ``preference`` (None: uniform, as in the paper)."""
+        return cls(n_objectives, initial_weights=preference, **options)
 
     def __init__(self, n: int, gamma: float = 0.07, step: float = 0.1, seed: int = 0, reward_scale: float = 0.1,
                  initial_weights: Sequence[float] | np.ndarray | None = None) -> None:
@@ -235,7 +249,7 @@ class DynaOptScalarizer(Scalarizer):
                 raise ValueError(f"`{label}` must be {rule}; got {value!r}")
         self.gamma, self.step, self.reward_scale = float(gamma), float(step), float(reward_scale)
         if initial_weights is not None:
-            self._weights = check_preference(initial_weights, self.n_objectives, "initial_weights")
+            self._weights = check_weights(initial_weights, self.n_objectives, "initial_weights")
         self.n_arms = self.n_objectives + 1
         self._log_arm_weights = np.zeros(self.n_arms)  # log of Exp3's W, kept in logs against overflow
         self._rng = np.random.default_rng(seed)
@@ -287,6 +301,7 @@ class DynaOptScalarizer(Scalarizer):
         self.last_arm, self.last_mean, self.n_updates = state["last_arm"], state["last_mean"], state["n_updates"]
 
 
+@register_scalarizer
 class PAMAScalarizer(Scalarizer):
     """PAMA (He & Maghsudi, "Pareto Multi-Objective Alignment for Language Models", arXiv 2508.07768).
 
@@ -301,6 +316,7 @@ class PAMAScalarizer(Scalarizer):
     """
 
     name = "pama"
+    takes_preference = False
 
     def __init__(self, n_objectives: int | None = None) -> None:
         super().__init__(n_objectives)
@@ -324,6 +340,7 @@ class PAMAScalarizer(Scalarizer):
         return super().weights()
 
 
+@register_scalarizer
 class MGDAScalarizer(Scalarizer):
     """MGDA (Désidéri 2012; Sener & Koltun, NeurIPS 2018, arXiv 1810.04650): min-norm combination of gradients.
 
@@ -333,6 +350,8 @@ class MGDAScalarizer(Scalarizer):
     """
 
     name = "mgda"
+    takes_preference = False
+    options = ("iters", "tol")
     uses_gradients = True
 
     def __init__(self, n_objectives: int | None = None, iters: int = 250, tol: float = 1e-10) -> None:
@@ -362,6 +381,7 @@ class MGDAScalarizer(Scalarizer):
         return c
 
 
+@register_scalarizer
 class AnchoredMGDAScalarizer(MGDAScalarizer):
     """MGDA between a preference and "the rest": the lower-level expert of the seed paper's open question 1
     (Kong et al., 2025, arXiv 2509.21613): an expert for objective i that keeps the other objectives up.
@@ -377,9 +397,10 @@ class AnchoredMGDAScalarizer(MGDAScalarizer):
     """
 
     name = "mgda-anchor"
+    takes_preference = True
 
     def __init__(self, preference: Sequence[float] | np.ndarray, iters: int = 250, tol: float = 1e-10) -> None:
-        w = check_preference(preference, None)
+        w = check_weights(preference, None)
         super().__init__(len(w), iters, tol)
         left_out = (w == 0).astype(np.float64)
         rest = left_out / left_out.sum() if left_out.any() else np.full(len(w), 1.0 / len(w))
@@ -400,46 +421,27 @@ class AnchoredMGDAScalarizer(MGDAScalarizer):
         return c
 
 
-#: name -> class, the registry of :func:`make_scalarizer`.
-SCALARIZERS: dict[str, type[Scalarizer]] = {cls.name: cls for cls in (
-    LinearScalarizer, ChebyshevScalarizer, DynaOptScalarizer, PAMAScalarizer, MGDAScalarizer,
-    AnchoredMGDAScalarizer)}
-_OPTIONS = {"linear": (), "chebyshev": ("ideal",), "dynaopt": ("gamma", "step", "seed", "reward_scale"),
-            "pama": (), "mgda": ("iters", "tol"), "mgda-anchor": ("iters", "tol")}
-
-
 def make_scalarizer(name: str, n_objectives: int, preference: Sequence[float] | np.ndarray | None = None,
                     **kw: Any) -> Scalarizer:
-    """Build a scalarizer by name, validated before any training starts.
+    """Build the registered scalarizer ``name``, validated before any training starts.
 
     ``preference`` (on the simplex, one entry per objective) is the fixed weight vector of `linear` and
     `chebyshev` (uniform when None) and the starting weights of `dynaopt` (uniform when None, as in the paper).
-    `pama` and `mgda` choose their weights themselves and reject a preference rather than ignore it. ``kw`` are the
-    options of the scalarizer: chebyshev ``ideal``; dynaopt ``gamma``, ``step``, ``seed``, ``reward_scale``;
-    mgda ``iters``, ``tol``.
+    Scalarizers that choose their weights themselves (``takes_preference = False``: `pama`, `mgda`) reject a
+    preference rather than ignore it. ``kw`` are the scalarizer's ``options`` (chebyshev ``ideal``; dynaopt
+    ``gamma``, ``step``, ``seed``, ``reward_scale``; mgda ``iters``, ``tol``).
 
     >>> make_scalarizer("pama", 3).weights().tolist()
     [0.3333333333333333, 0.3333333333333333, 0.3333333333333333]
     """
-    if name not in SCALARIZERS:
-        hint = did_you_mean(name.lower(), SCALARIZERS) if isinstance(name, str) else ""
-        raise ValueError(f"`name` must be one of {sorted(SCALARIZERS)}; got {name!r}.{hint}")
+    cls = SCALARIZERS.get(name, "name")
     n = _check_positive_int(n_objectives, "n_objectives")
-    unknown = sorted(set(kw) - set(_OPTIONS[name]))
+    unknown = sorted(set(kw) - set(cls.options))
     if unknown:
-        raise TypeError(f"unknown option(s) {unknown} for scalarizer {name!r}; it accepts {list(_OPTIONS[name])}"
-                        f"{did_you_mean(unknown[0], _OPTIONS[name])}")
-    w = None if preference is None else check_preference(preference, n)
-    if name in ("pama", "mgda") and w is not None:
+        raise TypeError(f"unknown option(s) {unknown} for scalarizer {name!r}; it accepts {list(cls.options)}"
+                        f"{did_you_mean(unknown[0], cls.options)}")
+    w = None if preference is None else check_weights(preference, n)
+    if not cls.takes_preference and w is not None:
         raise ValueError(f"`preference` is not used by {name!r}, which sets its own weights from each batch; "
                          f"got {w.tolist()}: pass preference=None (or use 'linear'/'chebyshev')")
-    uniform = np.full(n, 1.0 / n)
-    if name == "linear":
-        return LinearScalarizer(uniform if w is None else w)
-    if name == "chebyshev":
-        return ChebyshevScalarizer(uniform if w is None else w, **kw)
-    if name == "dynaopt":
-        return DynaOptScalarizer(n, initial_weights=w, **kw)
-    if name == "mgda-anchor":
-        return AnchoredMGDAScalarizer(uniform if w is None else w, **kw)
-    return SCALARIZERS[name](n, **kw)
+    return cls.build(n, w, **kw)

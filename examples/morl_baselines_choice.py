@@ -35,10 +35,11 @@ import mo_gymnasium as mo_gym
 import numpy as np
 import torch
 
-import morl_envs  # noqa: F401  (registers the ids)
-from leaderboards.choice import ChoiceAgent, evaluate_choice, hypervolume_fraction
-from leaderboards.commands import parse_with_result_arguments, save_result
-from leaderboards.protocol import TrainingCosts
+import morl_envs
+from agents.baselines import RandomChoiceAgent
+from leaderboards.choice import evaluate_choice, hypervolume_fraction
+from morl_cli.board import parse_with_result_arguments, save_result
+from morl_core.agent import ChoiceAgent, TrainingCosts
 
 
 @dataclass
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     """Train, evaluate through the leaderboard protocol, print the metrics; write and submit on request."""
     config, args = parse(argv)
     agent = train_agent(config)
-    result = evaluate_choice(agent, config.env_id, seeds=args.eval_seeds)
+    random = RandomChoiceAgent(int(morl_envs.make(config.env_id).action_space.n))  # the inference-cost baseline
+    result = evaluate_choice(agent, config.env_id, seeds=args.eval_seeds, baseline=random)
     summary = {"config": asdict(config), "hypervolume_fraction": hypervolume_fraction(result),
                "metrics": result["claimed_metrics"]}
     print(json.dumps(summary, indent=1))

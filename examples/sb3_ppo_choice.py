@@ -37,12 +37,13 @@ import torch
 from mo_gymnasium.wrappers import LinearReward
 from stable_baselines3 import PPO
 
-import morl_envs  # noqa: F401  (registers the ids)
-from leaderboards.choice import ChoiceAgent, evaluate_choice
-from leaderboards.commands import parse_with_result_arguments, save_result
+import morl_envs
+from agents.baselines import RandomChoiceAgent
+from leaderboards.choice import evaluate_choice
 from leaderboards.indicators import hypervolume, igd, maximum_utility_loss
-from leaderboards.protocol import TrainingCosts
-from morl_envs.spec import preference_set
+from morl_cli.board import parse_with_result_arguments, save_result
+from morl_core.agent import ChoiceAgent, TrainingCosts
+from morl_core.simplex import preference_set
 
 #: the preferences of the runs: the leaderboard's 15 (the simplex lattice of step 1/4 over 3 objectives)
 DEFAULT_WEIGHTS = tuple(map(tuple, preference_set(3).tolist()))
@@ -187,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"config": asdict(config), **asdict(result), "hypervolume_fraction": result.hypervolume_fraction,
                       "normalised_gain": result.normalised_gain}, indent=1))
     if args.out is not None:
-        save_result(evaluate_choice(agent, config.env_id, seeds=args.eval_seeds), args)
+        random = RandomChoiceAgent(int(morl_envs.make(config.env_id).action_space.n))  # the inference-cost baseline
+        save_result(evaluate_choice(agent, config.env_id, seeds=args.eval_seeds, baseline=random), args)
     return 0
 
 

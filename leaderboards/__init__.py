@@ -1,13 +1,20 @@
-"""Multi-objective indicators (and, later, the submission format and the boards).
+"""Multi-objective indicators, the evaluation protocols, verified submissions and the boards.
 
 - ``indicators`` / ``pareto``: hypervolume, EUM, cardinality, sparsity, IGD, MUL; Pareto filtering.
-- ``protocol``: the ``Agent`` interface and ``evaluate(agent, env_id)``, which turns any agent into a result JSON
-  (per-seed, per-preference mean reward vectors on the test split, plus costs); ``DefaultPolicyAgent``.
-- ``choice``: ``ChoiceAgent`` and ``evaluate_choice(agent, env_id)`` for the choice environments (actions pick
-  candidate replies; exact rewards), same result schema; ``RandomChoiceAgent``.
+- ``protocol``: ``evaluate(agent, env_id)``, which turns any text agent (``morl_core.agent.Agent``) into a result
+  JSON (per-seed, per-preference mean reward vectors on the test split, plus costs); :data:`PROTOCOLS`, one
+  protocol per kind of environment.
+- ``choice``: ``evaluate_choice(agent, env_id)`` for the choice environments (actions pick candidate replies; exact
+  rewards), same result schema.
 - ``submission``: the result schema (version 1), ``validate``, ``compute_metrics`` and ``submit`` (verified, atomic,
   duplicate-free storage under ``leaderboards/entries/<env-slug>/``); IGD and MUL against the choice environments'
   known fronts.
 - ``board`` / ``render``: ranked tables, the competing-vs-correlated report, markdown and static HTML pages.
-- ``commands``: ``morl-bench evaluate | submit | leaderboard | report``.
+
+This package never imports ``agents``: whoever evaluates hands the agents in, the untrained baseline included.
 """
+
+from leaderboards.choice import evaluate_choice
+from leaderboards.protocol import PROTOCOLS, evaluate
+
+__all__ = ["PROTOCOLS", "evaluate", "evaluate_choice"]

@@ -4,61 +4,67 @@ Columns follow the challenges the seed paper asks a benchmark to measure (Kong e
 Pareto quality (HV mean; HV std over seeds, the stability figure; EUM; cardinality), balance, preference adaptation
 (controllability), training efficiency (environment samples, training seconds), inference efficiency (seconds per
 reply relative to the untrained default policy) and the family. The choice environments, whose Pareto front and
-convex coverage set are known, also show IGD to the known front and MUL to the known coverage set
-(:data:`CHOICE_COLUMNS`). Metrics are the ones ``submit`` recomputed and stored; nothing here trusts a claimed value.
+convex coverage set are known, also show IGD to the known front and MUL to the known coverage set. The columns are
+the registered metrics (:mod:`leaderboards.metrics`), as ``submit`` recomputed and stored them; nothing here trusts
+a claimed value.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from leaderboards.submission import FAMILIES, default_board_dir, env_slug
+import morl_envs
+from leaderboards.metrics import METRICS, metric_columns
+from leaderboards.submission import default_board_dir
+from morl_core.agent import FAMILIES
+from morl_core.errors import did_you_mean
+from morl_core.files import env_slug
 
-__all__ = ["COLUMNS", "CHOICE_COLUMNS", "board_columns", "Row", "ReportRow", "Report", "load_entries", "boarded_envs",
-           "table", "env_families", "report"]
+__all__ = ["IDENTITY_COLUMNS", "table_columns", "board_columns", "has_known_fronts", "Row", "ReportRow", "Report",
+           "load_entries", "boarded_envs", "table", "env_families", "report"]
 
-#: (header, Row attribute) in display order
-COLUMNS = (("rank", "rank"), ("agent", "agent"), ("family", "family"), ("HV mean", "hv_mean"),
-           ("HV std (stability)", "hv_std"), ("EUM", "eum"), ("cardinality", "cardinality"), ("balance", "balance"),
-           ("controllability", "controllability"), ("env samples", "env_samples"), ("train s", "train_seconds"),
-           ("inference cost (x untrained)", "inference_cost"))
-#: the choice environments' columns: COLUMNS with the known-front indicators (lower is better) after controllability
-CHOICE_COLUMNS = COLUMNS[:9] + (("IGD (known front)", "igd"), ("MUL (known CCS)", "mul")) + COLUMNS[9:]
+#: (header, Row attribute) of the columns before the metrics
+IDENTITY_COLUMNS = (("rank", "rank"), ("agent", "agent"), ("family", "family"))
+
+
+def table_columns(known_fronts: bool) -> tuple[tuple[str, str], ...]:
+    """(header, Row attribute) in display order: rank, agent, family, then every registered metric
+    (:data:`leaderboards.metrics.METRICS`; the known-front ones, IGD and MUL, only where ``known_fronts``)."""
+    return IDENTITY_COLUMNS + tuple((m.header, m.name) for m in metric_columns(known_fronts))
+
+
+def has_known_fronts(env_id: str) -> bool:
+    """True for a registered environment whose kind knows its exact fronts (a choice environment)."""
+    return env_id in morl_envs.ENVS and morl_envs.ENV_KINDS.get(morl_envs.describe(env_id).kind).known_fronts
 
 
 def board_columns(env_id: str) -> tuple[tuple[str, str], ...]:
-    """The columns of ``env_id``'s board: :data:`CHOICE_COLUMNS` for a choice environment, else :data:`COLUMNS`."""
-    import morl_envs
-
-    return CHOICE_COLUMNS if env_id in morl_envs.CHOICE_ENV_IDS else COLUMNS
+    """The columns of ``env_id``'s board: with the known-front metrics where its fronts are known."""
+    return table_columns(has_known_fronts(env_id))
 
 
 @dataclass(frozen=True)
 class Row:
-    """One ranked entry. ``front``: the per-preference mean reward vectors averaged over seeds, shape (m, d)."""
+    """One ranked entry. ``front``: the per-preference mean reward vectors averaged over seeds, shape (m, d);
+    ``metrics``: the stored metrics, each also readable as an attribute (``row.hv_mean``; None where absent)."""
 
     rank: int
     agent: str
     family: str
-    hv_mean: float
-    hv_std: float
-    eum: float
-    cardinality: float
-    balance: float
-    controllability: float
-    env_samples: int | None
-    train_seconds: float | None
-    inference_cost: float
     entry: str  # sha256[:12] of the submitted result
     objectives: tuple[str, ...]
     front: tuple[tuple[float, ...], ...]
-    igd: float | None = None  # to the known Pareto front (choice environments only)
-    mul: float | None = None  # to the known convex coverage set (choice environments only)
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> float | int | None:
+        if name in METRICS:
+            return self.metrics.get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -103,23 +109,16 @@ def load_entries(env_id: str, board_dir: str | os.PathLike | None = None) -> lis
 
 
 def boarded_envs(board_dir: str | os.PathLike | None = None) -> list[str]:
-    """Registered environment ids (text and choice) that have at least one stored entry."""
-    import morl_envs
-
-    ids = sorted([*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS])
-    return [env_id for env_id in ids if load_entries(env_id, board_dir)]
+    """Registered environment ids (every kind) that have at least one stored entry."""
+    return [env_id for env_id in morl_envs.env_ids() if load_entries(env_id, board_dir)]
 
 
 def _row(entry: dict, rank: int) -> Row:
     metrics, result = entry["metrics"], entry["result"]
     front = np.asarray(result["rewards"], dtype=np.float64).mean(axis=0)  # (S, m, d) -> (m, d)
     return Row(rank=rank, agent=result["agent"]["name"], family=result["agent"]["family"],
-               hv_mean=metrics["hv_mean"], hv_std=metrics["hv_std"], eum=metrics["eum"],
-               cardinality=metrics["cardinality"], balance=metrics["balance"],
-               controllability=metrics["controllability"], env_samples=metrics["env_samples"],
-               train_seconds=metrics["train_seconds"], inference_cost=metrics["inference_cost"],
                entry=entry["sha256"][:12], objectives=tuple(result["objectives"]),
-               front=tuple(map(tuple, front.tolist())), igd=metrics.get("igd"), mul=metrics.get("mul"))
+               front=tuple(map(tuple, front.tolist())), metrics=dict(metrics))
 
 
 def table(env_id: str, board_dir: str | os.PathLike | None = None) -> list[Row]:
@@ -137,11 +136,9 @@ def table(env_id: str, board_dir: str | os.PathLike | None = None) -> list[Row]:
 
 def env_families() -> dict[str, dict[str, str]]:
     """Environment family (the id before its first "-", e.g. "morl/Counsel") -> relationship -> variant id, from
-    ``morl_envs.RELATIONSHIP_VARIANTS``."""
-    import morl_envs
-
+    ``morl_envs.relationship_variants()``."""
     families: dict[str, dict[str, str]] = {}
-    for env_id, relationship in sorted(morl_envs.RELATIONSHIP_VARIANTS.items()):
+    for env_id, relationship in sorted(morl_envs.relationship_variants().items()):
         families.setdefault(env_id.split("-")[0], {})[relationship] = env_id
     return families
 
@@ -150,8 +147,6 @@ def report(env_family: str, board_dir: str | os.PathLike | None = None) -> Repor
     """``env_family``'s agents with the board columns side by side for each relationship variant (competing,
     correlated), so one table shows how each family of methods copes with each objective relationship. Agents
     are ordered by family (single-, multi-, meta-policy), then by name."""
-    from reward_models.base import did_you_mean
-
     families = env_families()
     if env_family not in families:
         raise ValueError(f"`env_family` must be one of {sorted(families)} (families with relationship variants); "

@@ -9,8 +9,8 @@ schema (version 1), so ``submit`` and the boards take it unchanged; because the 
 set of these environments are known, ``submit`` also recomputes IGD and MUL against them
 (:func:`leaderboards.submission.known_fronts`).
 
-Inference cost is relative to :class:`RandomChoiceAgent`, the untrained policy of a choice environment (uniformly
-random picks), timed in the same run on the same observations.
+Inference cost is relative to the baseline the caller hands in: on the board, ``agents.RandomChoiceAgent``, the
+untrained policy of a choice environment (uniformly random picks), timed in the same run on the same observations.
 
 >>> class Pick(ChoiceAgent):
 ...     name, family = "pick", "multi-policy"
@@ -24,56 +24,29 @@ random picks), timed in the same run on the same observations.
 from __future__ import annotations
 
 import time
-from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+from leaderboards.indicators import hypervolume
 from leaderboards.protocol import (
-    BaseAgent,
-    TrainingCosts,
-    _check_agent,
+    PROTOCOLS,
     _check_preferences,
     _check_seeds,
-    _device_and_peak_memory,
-    _make_env,
     _training_costs,
     build_result,
+    opened_env,
 )
 from leaderboards.submission import compute_metrics, known_fronts
+from morl_core.agent import ChoiceAgent, check_agent
+from morl_core.device import device_and_peak_memory
 
-__all__ = ["ChoiceAgent", "RandomChoiceAgent", "evaluate_choice", "hypervolume_fraction", "TIMING_REPEATS"]
+__all__ = ["ChoiceAgent", "evaluate_choice", "hypervolume_fraction", "TIMING_REPEATS"]
 
 TIMING_REPEATS = 5  # the per-action time is the fastest of this many passes over the test observations
-
-
-class ChoiceAgent(BaseAgent):
-    """An agent of the choice environments: one candidate index per observation for a preference (see
-    :class:`leaderboards.protocol.BaseAgent` for the name, family, costs and details)."""
-
-    @abstractmethod
-    def act(self, observations: np.ndarray, preference: np.ndarray, seed: int) -> np.ndarray:
-        """One candidate index in [0, K) per row of ``observations`` (n, D) for ``preference`` (shape
-        (n_objectives,), sums to 1), as an integer array of shape (n,); seeded by ``seed``."""
-
-
-class RandomChoiceAgent(ChoiceAgent):
-    """Uniformly random candidates, drawn from ``seed``: the untrained policy, and the inference-cost baseline."""
-
-    name, family, preference_independent = "random-choice", "single-policy", True
-
-    def __init__(self, n_actions: int) -> None:
-        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions < 1:
-            raise ValueError(f"`n_actions` must be an int >= 1 (the env's number of candidates); got {n_actions!r}")
-        self.n_actions = n_actions
-
-    def act(self, observations: np.ndarray, preference: np.ndarray, seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).integers(self.n_actions, size=len(observations))
-
-    def training_costs(self) -> TrainingCosts:
-        return TrainingCosts(0, 0, 0.0, "cpu", 0)
 
 
 def _actions(agent: ChoiceAgent, observations: np.ndarray, preference: np.ndarray, seed: int,
@@ -102,42 +75,41 @@ def _evaluate_seed(agent: ChoiceAgent, env: Any, observations: np.ndarray, prefs
 
 def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 1, 2),
                     preferences: npt.ArrayLike | None = None, *, baseline: ChoiceAgent | None = None,
-                    timing_repeats: int = TIMING_REPEATS, **env_kwargs: Any) -> dict:
+                    timing_repeats: int = TIMING_REPEATS, env: gym.Env | None = None, **env_kwargs: Any) -> dict:
     """The leaderboard result (schema version 1) of the choice agent ``agent`` on the choice env ``env_id``.
 
     ``preferences`` defaults to the eval spec's set (results with others are refused by ``submit``). ``baseline``
-    is the agent the inference cost is relative to (default: a :class:`RandomChoiceAgent`); both are timed on the
-    whole test split with the first seed, fastest of ``timing_repeats`` passes. ``env_kwargs`` go to
-    ``gymnasium.make``. ``claimed_metrics`` include IGD and MUL against the env's known fronts.
+    is the agent the inference cost is relative to (the board's: ``agents.RandomChoiceAgent``; None times ``agent``
+    against itself); both are timed on the whole test split with the first seed, fastest of ``timing_repeats``
+    passes. ``env``: an environment of ``env_id`` built by the caller (left open), else one is built with
+    ``env_kwargs``. ``claimed_metrics`` include IGD and MUL against the env's known fronts.
     """
-    _check_agent(agent, ChoiceAgent)
+    check_agent(agent, ChoiceAgent)
     seeds = _check_seeds(seeds)
     if isinstance(timing_repeats, bool) or not isinstance(timing_repeats, int) or timing_repeats < 1:
         raise ValueError(f"`timing_repeats` must be an int >= 1; got {timing_repeats!r}")
     if baseline is not None:
-        _check_agent(baseline, ChoiceAgent)
-    env = _make_env(env_id, env_kwargs, choice=True)
-    try:
+        check_agent(baseline, ChoiceAgent)
+    with opened_env(env_id, env_kwargs, "choice", env) as env:
         base, spec = env.unwrapped, env.unwrapped.eval_spec
         observations = base.observations(spec.test_split)  # (n, D)
         prefs = _check_preferences(preferences, spec)
         start = time.perf_counter()
         rewards = np.stack([_evaluate_seed(agent, base, observations, prefs, s) for s in seeds])  # (S, m, d)
         eval_seconds = time.perf_counter() - start
-        if baseline is None:
-            random = isinstance(agent, RandomChoiceAgent)
-            baseline = agent if random else RandomChoiceAgent(int(base.action_space.n))
+        baseline = agent if baseline is None else baseline
         d = len(spec.objectives)
         own = _time_actions(agent, observations, seeds[0], d, timing_repeats)
         other = own if baseline is agent else _time_actions(baseline, observations, seeds[0], d, timing_repeats)
         costs = {**_training_costs(agent), "eval_seconds_per_reply": own, "baseline_seconds_per_reply": other}
-        costs["eval_device"], costs["eval_peak_memory_bytes"] = _device_and_peak_memory()
+        costs["eval_device"], costs["eval_peak_memory_bytes"] = device_and_peak_memory()
         costs["eval_seconds"] = eval_seconds
         result = build_result(spec, agent, len(observations), seeds, prefs, rewards, costs)
         result["claimed_metrics"] = compute_metrics(result, known_fronts(base))
-    finally:
-        env.close()
     return result
+
+
+PROTOCOLS.register("choice", evaluate_choice)
 
 
 def _time_actions(agent: ChoiceAgent, observations: np.ndarray, seed: int, d: int, repeats: int) -> float:
@@ -156,12 +128,7 @@ def _time_actions(agent: ChoiceAgent, observations: np.ndarray, seed: int, d: in
 def hypervolume_fraction(result: dict) -> float:
     """A choice result's mean hypervolume over the hypervolume of its environment's known test front (from the
     eval spec's reference point): 1.0 is the per-prompt oracle front, which no 15 policies reach exactly."""
-    from leaderboards.indicators import hypervolume
-
-    env = _make_env(result["env_id"], {}, choice=True)
-    try:
+    with opened_env(result["env_id"], {}, "choice") as env:
         base = env.unwrapped
         known = hypervolume(base.pareto_front(base.eval_spec.test_split), result["reference_point"])
-    finally:
-        env.close()
     return compute_metrics(result)["hv_mean"] / known

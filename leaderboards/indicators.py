@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leaderboards.pareto import pareto_front, validate_points
+from morl_core.simplex import check_weight_rows
 
 try:  # moocore is a dependency of pymoo >= 0.6.2; pymoo's HV is the fallback.
     import moocore as _moocore
@@ -34,7 +35,6 @@ SPARSITY = "sparsity"
 IGD = "igd"
 MUL = "mul"
 
-SIMPLEX_ATOL = 1e-6
 _IGD_CHUNK = 1024  # reference rows per distance block in igd()
 
 
@@ -53,28 +53,7 @@ def _non_empty(points: np.ndarray, name: str, why: str) -> None:
 
 def _validate_weights(weights: npt.ArrayLike, d: int) -> npt.NDArray[np.float64]:
     """Weights of shape (m, d), m >= 1, each row on the probability simplex."""
-    w = validate_points(weights, name="weights")
-    if w.shape[0] == 0:
-        raise ValueError("`weights` must contain at least one weight vector; got 0")
-    if w.shape[1] != d:
-        raise ValueError(
-            f"`weights` must have {d} columns, one per objective; got {w.shape[1]}"
-        )
-    if (w < 0).any():
-        row, col = np.argwhere(w < 0)[0]
-        raise ValueError(
-            "`weights` must be non-negative (each row on the probability simplex); "
-            f"got {w[row, col]} at row {row}, column {col}"
-        )
-    sums = w.sum(axis=1)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > SIMPLEX_ATOL)
-    if bad.size:
-        raise ValueError(
-            f"`weights` rows must sum to 1 within {SIMPLEX_ATOL:g} (probability "
-            f"simplex); got row {bad[0]} summing to {float(sums[bad[0]])!r}. "
-            "Hint: divide each row by its sum"
-        )
-    return w
+    return check_weight_rows(weights, d, "weights")
 
 
 def hypervolume(front: npt.ArrayLike, ref_point: npt.ArrayLike) -> float:

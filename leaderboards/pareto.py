@@ -9,6 +9,7 @@ each other; :func:`pareto_front` keeps one copy of each.
 
 from __future__ import annotations
 
+import moocore
 import numpy as np
 import numpy.typing as npt
 
@@ -78,8 +79,6 @@ def pareto_mask(points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     >>> pareto_mask([[1, 3], [2, 2], [2, 2], [1, 1], [3, 1]]).tolist()
     [True, True, True, False, True]
     """
-    import moocore  # a pinned dependency (and pymoo's)
-
     pts = validate_points(points)
     if pts.shape[0] == 0:
         return np.zeros(0, dtype=bool)

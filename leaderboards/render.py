@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboards.board import COLUMNS, Report, Row, board_columns, boarded_envs, table
+from leaderboards.board import Report, Row, board_columns, boarded_envs, has_known_fronts, table, table_columns
+from leaderboards.metrics import METRICS, metric_columns
 from leaderboards.pareto import pareto_mask
-from leaderboards.submission import env_slug, write_atomic
+from morl_core.files import env_slug, write_atomic
 
 __all__ = ["format_cell", "markdown_table", "markdown_report", "scatter_svg", "html_page", "index_page",
            "write_html"]
@@ -35,25 +36,17 @@ ul.legend{list-style:none;padding:0}"""
 
 
 def format_cell(attr: str, value: object) -> str:
-    """A cell's text: 4 decimals for indicators, "n/a" for unreported costs, "1.00x" for the inference cost."""
+    """A cell's text: the metric's own format (:class:`~leaderboards.metrics.Metric`), "n/a" for a value that
+    is not reported, the text itself for rank, agent and family."""
     if value is None:
         return "n/a"
-    if attr in ("rank", "agent", "family"):
-        return str(value)
-    if attr == "cardinality":
-        return f"{value:.2f}".rstrip("0").rstrip(".")
-    if attr == "env_samples":
-        return f"{value:,}"
-    if attr == "train_seconds":
-        return f"{value:.1f}"
-    if attr == "inference_cost":
-        return f"{value:.2f}x"
-    return f"{value:.4f}"
+    return METRICS.get(attr).format(value) if attr in METRICS else str(value)
 
 
-def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]] = COLUMNS) -> str:
+def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]] | None = None) -> str:
     """The ranked board as a GitHub markdown table (one line per entry); ``columns``: (header, Row attribute)
-    pairs, e.g. ``board_columns(env_id)``."""
+    pairs, e.g. ``board_columns(env_id)`` (default: the columns of an environment without known fronts)."""
+    columns = table_columns(known_fronts=False) if columns is None else columns
     lines = ["| " + " | ".join(h for h, _ in columns) + " |",
              "|" + "|".join(":---" if a in ("agent", "family") else "---:" for _, a in columns) + "|"]
     lines += ["| " + " | ".join(format_cell(a, getattr(row, a)) for _, a in columns) + " |" for row in rows]
@@ -63,12 +56,13 @@ def markdown_table(rows: Sequence[Row], columns: Sequence[tuple[str, str]] = COL
 def markdown_report(report: Report) -> str:
     """The relationship report: per agent, each board column once per variant (competing, correlated)."""
     relationships = list(report.variants)
-    headers = ["agent", "family"] + [f"{h} ({r})" for h, a in COLUMNS[3:] for r in relationships]
+    metrics = [(m.header, m.name) for m in metric_columns(known_fronts=False)]
+    headers = ["agent", "family"] + [f"{h} ({r})" for h, _ in metrics for r in relationships]
     lines = [f"{report.family}: " + ", ".join(f"{r} = {e}" for r, e in report.variants.items()), "",
              "| " + " | ".join(headers) + " |", "|:---|:---|" + "---:|" * (len(headers) - 2)]
     for row in report.rows:
         cells = [row.agent, row.family]
-        for _, attr in COLUMNS[3:]:
+        for _, attr in metrics:
             for r in relationships:
                 cell = row.cells[r]
                 cells.append("—" if cell is None else format_cell(attr, getattr(cell, attr)))
@@ -146,12 +140,12 @@ def html_page(env_id: str, rows: Sequence[Row]) -> str:
     names = rows[0].objectives
     parts.append(f"<p>Objectives: {html.escape(', '.join(names))}. Ranked by hypervolume (mean over seeds) of each "
                  f"entry's per-preference mean reward vectors; {len(rows)} entries.</p>")
-    columns = board_columns(env_id)
-    if columns != COLUMNS:
+    shown = board_columns(env_id)
+    if has_known_fronts(env_id):
         parts.append("<p>The Pareto front and convex coverage set of this environment's test split are known: IGD "
                      "is the mean distance from the known front's points to the entry's nearest point, MUL the "
                      "largest linear utility the entry loses to the known coverage set (both lower is better).</p>")
-    parts.append(_html_table(rows, columns))
+    parts.append(_html_table(rows, shown))
     parts.append("<h2>Fronts</h2>")
     legend = "".join(f'<li><span class="swatch" style="background:{PALETTE[k % len(PALETTE)]}"></span>'
                      f"{html.escape(r.agent)} ({r.entry})</li>" for k, r in enumerate(rows))

@@ -6,14 +6,9 @@ re-instantiates the installed environment and checks the result against it (dime
 data / reward-model / eval-spec fingerprints), recomputes every metric itself (claimed values are only compared,
 never trusted), and stores the entry atomically under ``<board>/<env-slug>/<agent>-<sha256[:12]>.json``.
 
-Metrics (per seed on the per-preference mean vectors, then mean over seeds): hypervolume against the spec's
-reference point (Zitzler & Thiele, 1999) with its std over seeds as the stability figure, EUM over the preference
-set (Zintgraf et al., 2015), cardinality, balance (the worst objective's mean over the Pareto front) and
-controllability (Spearman rank correlation between w_i and r_i over the preference set, averaged over objectives),
-the challenges listed by Kong et al. (2025, arXiv 2509.21613); see REFERENCE.md section 5. For the choice
-environments (``morl_envs.CHOICE_ENV_IDS``), whose Pareto front and convex coverage set on the test split are known
-(:class:`KnownFronts`), also IGD against the known Pareto front and MUL against the known convex coverage set over
-the simplex grid of step 1/100 (the grid the coverage set is computed on); elsewhere these two are null.
+The metrics are those of :mod:`leaderboards.metrics` (one registry: hypervolume, its std over seeds, EUM,
+cardinality, balance, controllability, costs; IGD and MUL where the environment's fronts are known, as a choice
+environment's are), recomputed here from the reward vectors.
 """
 
 from __future__ import annotations
@@ -23,34 +18,29 @@ import hashlib
 import json
 import math
 import os
-import re
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
+from filelock import FileLock
 
-from leaderboards.indicators import cardinality, expected_utility, hypervolume, igd, maximum_utility_loss
-from leaderboards.pareto import pareto_front
+import morl_envs
+from leaderboards.metrics import METRICS, KnownFronts, MetricInput, compute_all
+from morl_core.agent import AGENT_NAME_RE, FAMILIES
+from morl_core.errors import MorlError, did_you_mean, message
+from morl_core.files import env_slug, write_atomic
 
-__all__ = ["SCHEMA_VERSION", "FAMILIES", "METRIC_KEYS", "SubmissionError", "Submission", "KnownFronts", "read_result",
-           "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "env_slug",
-           "default_board_dir", "write_result", "submit"]
+__all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result",
+           "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "default_board_dir",
+           "write_result", "submit"]
 
 SCHEMA_VERSION = 1
-FAMILIES = ("single-policy", "multi-policy", "meta-policy")
 MAX_BYTES = 1_000_000
 MAX_SEEDS = 100
 MAX_PREFERENCES = 1000
 MAX_TEXT = 200
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CLAIM_TOLERANCE = 1e-6
-#: recomputed metrics, in board column order
-METRIC_KEYS = ("hv_mean", "hv_std", "eum", "cardinality", "balance", "controllability", "igd", "mul", "env_samples",
-               "train_seconds", "inference_cost")
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
              "evaluation", "seeds", "preferences", "rewards", "costs")
 _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
@@ -60,14 +50,11 @@ _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (nul
     "eval_seconds_per_reply": ("float", False), "baseline_seconds_per_reply": ("float", False)}
 
 
-class SubmissionError(ValueError):
+class SubmissionError(MorlError):
     """A result or submission broke a rule. ``field``, ``rule`` and ``value`` are also kept as attributes."""
 
     def __init__(self, field: str, rule: str, value: object, hint: str = "") -> None:
-        self.field, self.rule, self.value, self.hint = field, rule, value, hint
-        shown = repr(value)
-        shown = shown if len(shown) <= 120 else shown[:117] + "..."
-        super().__init__(f"`{field}` {rule}; got {shown}" + (f". {hint}" if hint else ""))
+        super().__init__(message(field, rule, value, hint), field=field, rule=rule, value=value, hint=hint)
 
     def __reduce__(self) -> tuple:
         return type(self), (self.field, self.rule, self.value, self.hint)  # picklable across processes
@@ -83,22 +70,12 @@ class Submission:
     disagreements: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, eq=False)
-class KnownFronts:
-    """The known answers of an environment's test split: its Pareto front (m, d) and convex coverage set (c, d)."""
-
-    pareto_front: np.ndarray
-    convex_coverage_set: np.ndarray
-
-
 def _fail(cond: bool, name: str, rule: str, value: object, hint: str = "") -> None:
     if not cond:
         raise SubmissionError(name, rule, value, hint)
 
 
 def _keys(value: object, name: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
-    from reward_models.base import did_you_mean
-
     _fail(isinstance(value, dict), name, "must be a JSON object", type(value).__name__)
     def path(key: object) -> str:
         return str(key) if name == "result" else f"{name}.{key}"
@@ -163,17 +140,10 @@ def read_result(path: str | os.PathLike) -> dict:
 
 def _installed_env(env_id: object) -> Any:
     """A fresh instance of the installed environment ``env_id`` (a registered id)."""
-    import gymnasium as gym
-
-    import morl_envs
-    from reward_models.base import did_you_mean
-
-    ids = [*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS]
-    _fail(isinstance(env_id, str) and env_id in ids, "env_id", f"must be a registered environment id {sorted(ids)}",
-          env_id, did_you_mean(str(env_id), ids).strip())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # the Psych8k fallback notice: its fingerprint says so
-        return gym.make(env_id).unwrapped
+    ids = morl_envs.env_ids()
+    _fail(isinstance(env_id, str) and env_id in ids, "env_id", f"must be a registered environment id {ids}",
+          env_id, did_you_mean(str(env_id), ids))
+    return morl_envs.make(env_id).unwrapped
 
 
 def _check_fingerprints(value: object, spec: Any) -> None:
@@ -223,7 +193,7 @@ def _check_header(result: dict) -> list[int]:
     if "details" in agent:
         _fail(isinstance(agent["details"], dict) and len(json.dumps(agent["details"])) <= 20_000, "agent.details",
               "must be a JSON object of at most 20,000 characters", type(agent["details"]).__name__)
-    _fail(isinstance(agent["name"], str) and NAME_RE.fullmatch(agent["name"]) is not None, "agent.name",
+    _fail(isinstance(agent["name"], str) and AGENT_NAME_RE.fullmatch(agent["name"]) is not None, "agent.name",
           "must be 1 to 64 characters from [A-Za-z0-9._-], starting with a letter or digit", agent["name"])
     _fail(agent["family"] in FAMILIES, "agent.family", f"must be one of {FAMILIES}", agent["family"])
     _text(result["code_version"], "code_version")
@@ -234,17 +204,11 @@ def _check_header(result: dict) -> list[int]:
     return seeds
 
 
-def _is_choice(env: Any) -> bool:
-    from morl_envs.choice_env import ChoiceEnv
-
-    return isinstance(env, ChoiceEnv)
-
-
 def _check_evaluation(value: object, env: Any) -> None:
     evaluation = _keys(value, "evaluation", ("split", "n_prompts", "preference_independent"))
     split = env.eval_spec.test_split
     _fail(evaluation["split"] == split, "evaluation.split", f"must be {split!r}", evaluation["split"])
-    n_test = len(env.split_rows(split)) if _is_choice(env) else len(env.prompt_set.split(split))
+    n_test = env.split_size(split)
     _fail(evaluation["n_prompts"] == n_test and type(evaluation["n_prompts"]) is int, "evaluation.n_prompts",
           f"must be the whole test split ({n_test} prompts)", evaluation["n_prompts"],
           "Re-run the evaluation without --max-prompts / max_prompts")
@@ -284,7 +248,7 @@ def _validated_env(result: object) -> Any:
     for s, block in enumerate(rewards):
         _check_matrix(block, f"rewards[{s}]", m, d, low, high, "reward_space ")
     _check_costs(result["costs"])
-    claims = _keys(result.get("claimed_metrics", {}), "claimed_metrics", (), METRIC_KEYS)
+    claims = _keys(result.get("claimed_metrics", {}), "claimed_metrics", (), METRICS.names())
     for key, x in claims.items():
         if x is not None:
             _number(x, f"claimed_metrics.{key}")
@@ -294,58 +258,21 @@ def _validated_env(result: object) -> Any:
 def known_fronts(env: Any) -> KnownFronts | None:
     """The known fronts of ``env``'s test split (a choice environment's, exact: ``ChoiceEnv.pareto_front`` and
     ``ChoiceEnv.convex_coverage_set``, about 4 s on first use), or None for an environment without them."""
-    if not _is_choice(env.unwrapped):
+    if not morl_envs.ENV_KINDS.get(morl_envs.describe(env.unwrapped.eval_spec.env_id).kind).known_fronts:
         return None
     base = env.unwrapped
     split = base.eval_spec.test_split
     return KnownFronts(base.pareto_front(split), base.convex_coverage_set(split))
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation (average ranks for ties); 0.0 when either input is constant (undefined)."""
-    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    return float(rx @ ry) / denom if denom > 1e-12 else 0.0
-
-
 def compute_metrics(result: dict, known: KnownFronts | None = None) -> dict[str, float | None]:
-    """Every board metric of a validated result, recomputed from its reward vectors (see the module docstring).
-
-    Per seed s, on the (m, d) per-preference mean vectors R_s: HV(front(R_s), reference point), EUM(R_s, W),
-    cardinality(front(R_s)), balance = min_i mean_{p in front(R_s)} p_i, controllability = mean_i
-    spearman(W[:, i], R_s[:, i]); with ``known`` fronts, IGD(R_s, known Pareto front) and MUL(R_s, known convex
-    coverage set) over ``simplex_grid(d, 100)``, else null. Reported: mean over seeds, plus the population std
-    (ddof=0) of HV.
-    """
-    rewards = np.asarray(result["rewards"], dtype=np.float64)  # (S, m, d)
-    weights = np.asarray(result["preferences"], dtype=np.float64)  # (m, d)
-    ref = np.asarray(result["reference_point"], dtype=np.float64)  # (d,)
-    hv, eum, card, balance, control = [], [], [], [], []
-    for block in rewards:  # (m, d)
-        front = pareto_front(block)
-        hv.append(hypervolume(front, ref))
-        eum.append(expected_utility(block, weights))
-        card.append(cardinality(front))
-        balance.append(float(front.mean(axis=0).min()))
-        control.append(float(np.mean([_spearman(weights[:, i], block[:, i]) for i in range(block.shape[1])])))
-    costs = result["costs"]
-    return {"hv_mean": float(np.mean(hv)), "hv_std": float(np.std(hv)), "eum": float(np.mean(eum)),
-            "cardinality": float(np.mean(card)), "balance": float(np.mean(balance)),
-            "controllability": float(np.mean(control)), **_known_front_metrics(rewards, known),
-            "env_samples": costs["env_samples"], "train_seconds": costs["train_seconds"],
-            "inference_cost": costs["eval_seconds_per_reply"] / costs["baseline_seconds_per_reply"]}
-
-
-def _known_front_metrics(rewards: np.ndarray, known: KnownFronts | None) -> dict[str, float | None]:
-    """Mean over seeds of IGD to the known Pareto front and MUL to the known convex coverage set (null without)."""
-    if known is None:
-        return {"igd": None, "mul": None}
-    from morl_envs.choice_env import CCS_GRID_STEPS, simplex_grid
-
-    grid = simplex_grid(rewards.shape[2], CCS_GRID_STEPS)  # (g, d): the grid the coverage set is computed on
-    return {"igd": float(np.mean([igd(block, known.pareto_front) for block in rewards])),
-            "mul": float(np.mean([maximum_utility_loss(block, known.convex_coverage_set, grid)
-                                  for block in rewards]))}
+    """Every registered board metric (:data:`leaderboards.metrics.METRICS`) of a validated result, recomputed from
+    its reward vectors and costs; ``known``: the environment's true fronts (IGD and MUL are null without)."""
+    data = MetricInput(rewards=np.asarray(result["rewards"], dtype=np.float64),  # (S, m, d)
+                       weights=np.asarray(result["preferences"], dtype=np.float64),  # (m, d)
+                       reference_point=np.asarray(result["reference_point"], dtype=np.float64),  # (d,)
+                       costs=result["costs"], known=known)
+    return compute_all(data)
 
 
 def compare_claims(claimed: dict, metrics: dict) -> list[str]:
@@ -369,30 +296,9 @@ def content_hash(result: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def env_slug(env_id: str) -> str:
-    """The folder name of an environment's entries: ``morl/Counsel-v0`` -> ``morl-Counsel-v0``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "-", env_id)
-
-
 def default_board_dir() -> Path:
     """``leaderboards/entries`` next to this module."""
     return Path(__file__).resolve().parent / "entries"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``: readers see the
-    old file or the new one, never a partial one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp creates 0600; entries and pages are meant to be read by everyone
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_result(result: dict, path: str | os.PathLike) -> Path:
@@ -406,8 +312,6 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
 def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     """Store ``entry`` under the board's lock file (``filelock``: an OS lock, released even if the process dies),
     refusing an exact duplicate; a failure removes the environment folder when this call created it."""
-    from filelock import FileLock
-
     folder = board / env_slug(result["env_id"])
     target = folder / f"{result['agent']['name']}-{digest[:12]}.json"
     _fail(target.resolve().parent == folder.resolve(), "agent.name", "must not leave the board folder",

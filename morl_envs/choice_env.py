@@ -10,18 +10,17 @@ Tables are :class:`CandidateTable` ``.npz`` files (``allow_pickle=False``):
 
 - ``morl/Counsel-Choice-v0``: ``morl_envs/data/counsel_choice.npz``, made by ``scripts/make_choice_data.py``.
 - ``morl/PAIR-Choice-v0``: PAIR's 8 human-written replies per prompt, read from ``data_dir`` / ``$MORL_DATA_DIR``
-  and scored once with the installed reward models; the table is cached in ``reward_models.assets.cache_dir()``
+  and scored once with the installed reward models; the table is cached in ``morl_core.assets.cache_dir()``
   under a key made of the data and model fingerprints.
 """
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
+import io
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,28 +28,34 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import moocore
 import numpy as np
 from gymnasium import spaces
 
-from morl_envs.counsel_env import DEFAULT_OBJECTIVES, load_prompt_set
+import reward_models
+from morl_core.assets import cache_dir
+from morl_core.errors import MorlError, did_you_mean
+from morl_core.files import write_atomic
+from morl_core.pair_data import PAIR_REPLY_COLUMNS, read_pair_rows
+from morl_core.simplex import preference_set, simplex_lattice
+from morl_envs.counsel_env import DEFAULT_OBJECTIVES, load_prompt_set, score_replies
 from morl_envs.datasets import SPLITS, PromptSet, resolve_data_dir
-from morl_envs.spec import EvalSpec, preference_set
-from reward_models.base import did_you_mean
+from morl_envs.spec import EvalSpec
 
 __all__ = ["COUNSEL_CHOICE_FILE", "CandidateTable", "ChoiceDataError", "ChoiceEnv", "convex_coverage_set",
-           "linear_optima", "minkowski_pareto_front", "simplex_grid"]
+           "linear_optima", "minkowski_pareto_front"]
 
 FORMAT_VERSION = 1
 COUNSEL_CHOICE_FILE = Path(__file__).resolve().parent / "data" / "counsel_choice.npz"
 CHOICE_DATASETS = ("counsel", "pair")
-PAIR_SOURCES = ("pair:hq1", "pair:hq2", "pair:mq1", "pair:lq1", "pair:lq2", "pair:lq3", "pair:lq4", "pair:lq5")
+PAIR_SOURCES = tuple(f"pair:{column}" for column in PAIR_REPLY_COLUMNS)
 CCS_GRID_STEPS = 100  # simplex lattice step 1/100 for d >= 3 (5,151 weights for 3 objectives)
 
 
 _FRONTS: dict[tuple[str, str, str], np.ndarray] = {}  # (table fingerprint, split, kind) -> front, per process
 
 
-class ChoiceDataError(ValueError):
+class ChoiceDataError(MorlError):
     """A candidate table is malformed or does not match the prompt set or the installed reward models."""
 
 
@@ -104,19 +109,13 @@ class CandidateTable:
         """Write the table as a compressed ``.npz`` atomically (temporary file, then rename)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez_compressed(out, format_version=np.int64(FORMAT_VERSION), dataset=np.str_(self.dataset),
-                                    prompt_ids=self.prompt_ids.astype(str), replies=self.replies.astype(str),
-                                    sources=np.array(self.sources, dtype=str), objectives=np.array(self.objectives),
-                                    embeddings=self.embeddings.astype(np.float16),
-                                    rewards=self.rewards.astype(np.float32), meta=np.str_(json.dumps(self.meta)))
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; the table is shipped and shared
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, format_version=np.int64(FORMAT_VERSION), dataset=np.str_(self.dataset),
+                            prompt_ids=self.prompt_ids.astype(str), replies=self.replies.astype(str),
+                            sources=np.array(self.sources, dtype=str), objectives=np.array(self.objectives),
+                            embeddings=self.embeddings.astype(np.float16), rewards=self.rewards.astype(np.float32),
+                            meta=np.str_(json.dumps(self.meta)))
+        write_atomic(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CandidateTable:
@@ -144,8 +143,6 @@ def _check_choices(rewards: np.ndarray) -> np.ndarray:
 
 def _nondominated(points: np.ndarray) -> np.ndarray:
     """The distinct non-dominated rows of ``points`` (maximisation), in moocore's O(n log n) sweep for d <= 3."""
-    import moocore
-
     return points[moocore.is_nondominated(points, maximise=True, keep_weakly=False)]
 
 
@@ -193,21 +190,6 @@ def minkowski_pareto_front(rewards: np.ndarray, max_points: int = 250_000) -> tu
     return front[np.lexsort(front.T[::-1])], error / values.shape[0]
 
 
-def simplex_grid(n_objectives: int, steps: int) -> np.ndarray:
-    """Every weight vector ``c / steps`` with non-negative integer ``c`` summing to ``steps``: shape (m, d).
-
-    >>> simplex_grid(2, 2).tolist()
-    [[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]]
-    """
-    if n_objectives < 1 or steps < 1:
-        raise ValueError(f"`n_objectives` and `steps` must be >= 1; got {n_objectives} and {steps}")
-    rows = [[steps]]
-    for _ in range(n_objectives - 1):
-        rows = [row[:-1] + [c, row[-1] - c] for row in rows for c in range(row[-1] + 1)]
-    grid = np.array(rows, dtype=np.float64) / steps
-    return grid[np.lexsort(grid.T[::-1])]
-
-
 def linear_optima(rewards: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Expected return of the optimal deterministic policy for each linear utility ``w . r``: shape (m, d).
 
@@ -240,12 +222,12 @@ def convex_coverage_set(rewards: np.ndarray, steps: int = CCS_GRID_STEPS) -> np.
 
     Every returned vector is exactly achievable and optimal for some weight (:func:`linear_optima`); dominated and
     duplicate vectors are dropped. Two objectives: exact (weights between all argmax breakpoints). Three or more:
-    the optima over ``simplex_grid(d, steps)``; a vertex whose optimality region holds no grid weight can be
+    the optima over ``simplex_lattice(d, steps)``; a vertex whose optimality region holds no grid weight can be
     missed, but the utility lost for any weight is at most ``d / (4 * steps)`` (0.0075 for d = 3 at the default
     step 1/100), since the nearest grid weight is within L1 distance ``d / (2 * steps)`` and rewards lie in [0, 1].
     """
     values = _check_choices(rewards)
-    weights = _breakpoint_weights(values) if values.shape[2] == 2 else simplex_grid(values.shape[2], steps)
+    weights = _breakpoint_weights(values) if values.shape[2] == 2 else simplex_lattice(values.shape[2], steps)
     optima = _nondominated(linear_optima(values, weights))
     return optima[np.lexsort(optima.T[::-1])]
 
@@ -267,8 +249,7 @@ def load_counsel_table(path: str | os.PathLike = COUNSEL_CHOICE_FILE) -> Candida
 
 def read_pair_replies(data_dir: Path) -> list[list[str]]:
     """The 8 human-written replies of every PAIR prompt (``pair.csv`` columns hq1, hq2, mq1, lq1..lq5)."""
-    with open(data_dir / "pair" / "pair.csv", encoding="utf-8", newline="") as handle:
-        return [[reply.strip() for reply in row[1:9]] for row in csv.reader(handle) if row]
+    return [[reply.strip() for reply in row[1:9]] for row in read_pair_rows(data_dir)]
 
 
 def build_pair_table(data_dir: str | None, device: str | None = "cpu") -> CandidateTable:
@@ -277,11 +258,8 @@ def build_pair_table(data_dir: str | None, device: str | None = "cpu") -> Candid
     The cache file name holds the sha256 of the replies, the prompt set, the reward models' and the encoder's
     fingerprints and the scoring device type, so any change rebuilds it; it is written atomically.
     """
-    import torch
+    import torch  # deliberately lazy: the choice environments themselves are pure NumPy
 
-    import reward_models
-    from morl_envs.counsel_env import score_replies
-    from reward_models.assets import cache_dir
     from reward_models.encoder import shared_encoder
 
     prompt_set = load_prompt_set("pair", data_dir)  # raises DataNotFoundError naming data_dir / MORL_DATA_DIR
@@ -311,8 +289,6 @@ def build_pair_table(data_dir: str | None, device: str | None = "cpu") -> Candid
 def verify_reward_models(table: CandidateTable, device: str | None = None) -> None:
     """Raise :class:`ChoiceDataError` unless the installed reward models have the table's fingerprints (this loads
     the models: a few seconds)."""
-    import reward_models
-
     stored = table.meta["reward_model_fingerprints"]
     for name in table.objectives:
         installed = reward_models.load(name, device).fingerprint()
@@ -476,6 +452,10 @@ class ChoiceEnv(gym.Env):
         if split not in SPLITS:
             raise ValueError(f"`split` must be one of {SPLITS}; got {split!r}")
         return self._rows[split]
+
+    def split_size(self, split: str) -> int:
+        """The number of prompts of ``split`` in the candidate table."""
+        return len(self.split_rows(split))
 
     def observations(self, split: str = "test") -> np.ndarray:
         """The observations of every prompt of ``split`` in index order, float32 of shape (n, 384)."""

@@ -11,6 +11,9 @@ import numpy as np
 from gymnasium import spaces
 
 import reward_models
+from morl_core.errors import DataNotFoundError, did_you_mean
+from morl_core.rewards import check_texts, reward_matrix
+from morl_core.simplex import preference_set
 from morl_envs.datasets import (
     MAX_PROMPT_CHARS,
     SPLITS,
@@ -22,8 +25,7 @@ from morl_envs.datasets import (
     resolve_data_dir,
 )
 from morl_envs.spaces import NaturalText
-from morl_envs.spec import EvalSpec, preference_set
-from reward_models.base import check_texts, did_you_mean
+from morl_envs.spec import EvalSpec
 
 DATASETS = ("counsel", "pair", "psych8k")
 DEFAULT_OBJECTIVES = ("reflection", "empathy", "fluency")
@@ -41,7 +43,6 @@ def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
     folder = resolve_data_dir(data_dir)
     if dataset == "pair":
         if folder is None:
-            from morl_envs.datasets import DataNotFoundError
             raise DataNotFoundError("PAIR data not found: pass `data_dir=` (the folder holding pair/pair.csv) or "
                                     "set the MORL_DATA_DIR environment variable; neither is set")
         return load_pair(folder)
@@ -57,13 +58,19 @@ def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
 
 
 def score_replies(models: Sequence[reward_models.RewardModel], prompts: list[str], replies: list[str]) -> np.ndarray:
-    """The reward matrix: one batched call per reward model, stacked to float32 of shape (B, n_objectives)."""
-    return np.stack([model(prompts, replies) for model in models], axis=1).astype(np.float32)
+    """The reward matrix of replies already checked and cut: one batched call per reward model, float32 of shape
+    (B, n_objectives). Environments score through :meth:`CounselEnv.score`, which checks and cuts first."""
+    return reward_matrix([model(prompts, replies) for model in models])
 
 
-def objective_names(models: Sequence[reward_models.RewardModel]) -> tuple[str, ...]:
-    """The names of the reward components in order."""
-    return tuple(model.name for model in models)
+def load_task(dataset: str, objectives: Sequence[str], data_dir: str | None,
+              device: str | None) -> tuple[PromptSet, tuple[reward_models.RewardModel, ...], tuple[str, ...]]:
+    """What a text environment is made of: its prompt set, its reward models and their objective names in order."""
+    if isinstance(objectives, str) or len(objectives) < 1:
+        raise ValueError(f"`objectives` must be a non-empty sequence of reward model names; got {objectives!r}")
+    prompt_set = load_prompt_set(dataset, data_dir)  # first: a missing data set fails before any model loads
+    models = tuple(reward_models.load(name, device) for name in objectives)
+    return prompt_set, models, tuple(model.name for model in models)
 
 
 class CounselEnv(gym.Env):
@@ -112,12 +119,8 @@ class CounselEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"`render_mode` must be None or one of {self.metadata['render_modes']}; "
                              f"got {render_mode!r}")
-        if isinstance(objectives, str) or len(objectives) < 1:
-            raise ValueError(f"`objectives` must be a non-empty sequence of reward model names; got {objectives!r}")
         self.render_mode = render_mode
-        self.prompt_set = load_prompt_set(dataset, data_dir)
-        self.reward_models = tuple(reward_models.load(name, device) for name in objectives)
-        self.objectives = objective_names(self.reward_models)
+        self.prompt_set, self.reward_models, self.objectives = load_task(dataset, objectives, data_dir, device)
         self.reward_dim = len(self.objectives)
         self.observation_space = NaturalText(MAX_PROMPT_CHARS)
         self.action_space = NaturalText(MAX_REPLY_CHARS, min_length=0)
@@ -134,6 +137,20 @@ class CounselEnv(gym.Env):
             preferences=tuple(map(tuple, preference_set(self.reward_dim).tolist())),
             dataset=self.prompt_set.name, data_fingerprint=self.prompt_set.fingerprint,
             reward_model_fingerprints={m.name: m.fingerprint() for m in self.reward_models})
+
+    def split_size(self, split: str) -> int:
+        """The number of prompts of ``split`` ("train", "validation", "test")."""
+        return len(self.prompt_set.split(split))
+
+    def score(self, prompts: Sequence[str], replies: Sequence[str]) -> np.ndarray:
+        """The reward matrix (B, n_objectives), float32 in [0, 1], of ``replies`` to ``prompts``, exactly as
+        :meth:`step` rewards them: replies cut to 2,048 characters, one batched call per reward model. Training,
+        evaluation and submission all score through this."""
+        prompts = check_texts(prompts, "prompts")
+        replies, _ = clip_replies(replies, "replies")
+        if len(prompts) != len(replies):
+            raise ValueError(f"`replies` must have one entry per prompt ({len(prompts)}); got {len(replies)}")
+        return score_replies(self.reward_models, prompts, replies)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)

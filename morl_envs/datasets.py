@@ -13,7 +13,6 @@ different data can never be mixed.
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import json
@@ -22,15 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import snapshot_download
+
+from morl_core.errors import DataNotFoundError
+from morl_core.pair_data import pair_csv, read_pair_rows
 
 SPLITS = ("train", "validation", "test")
 MAX_PROMPT_CHARS = 4096
 COUNSEL_FILE = Path(__file__).resolve().parent / "data" / "counsel_prompts.json"
 PSYCH8K_HUB_ID = "EmoCareAI/Psych8k"
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A third-party data set is not where the environment was told to look."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +97,8 @@ def _seeded_splits(n: int, n_test: int, n_validation: int) -> list[str]:
 @functools.lru_cache(maxsize=4)
 def load_pair(data_dir: Path) -> PromptSet:
     """PAIR's client prompts from ``data_dir/pair/pair.csv``; splits 254 / 32 / 32."""
-    path = data_dir / "pair" / "pair.csv"
-    if not path.is_file():
-        raise DataNotFoundError(f"PAIR data not found: expected {path}. Pass `data_dir=` (the folder holding "
-                                f"pair/pair.csv) or set the MORL_DATA_DIR environment variable")
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    path = pair_csv(data_dir)  # raises DataNotFoundError naming the path
+    rows = read_pair_rows(data_dir)
     # The reflection model held out the first 20% of this same seeded permutation (reward_models.train).
     split = _seeded_splits(len(rows), 32, 32)
     prompts = tuple(Prompt(f"pair-{i:03d}", row[0].strip()[:MAX_PROMPT_CHARS], row[9].strip(), split[i])
@@ -117,7 +112,6 @@ def _psych8k_files(data_dir: Path | None) -> list[Path]:
         if found:
             return found
     try:  # the hub cache, or the hub itself when reachable
-        from huggingface_hub import snapshot_download
 
         folder = snapshot_download(PSYCH8K_HUB_ID, repo_type="dataset", allow_patterns=["*.json"],
                                    local_files_only=os.environ.get("HF_HUB_OFFLINE", "1") != "0")

@@ -10,14 +10,12 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-import reward_models
 from morl_envs.counsel_env import (
     DEFAULT_OBJECTIVES,
     MAX_REPLY_CHARS,
     CounselEnv,
     clip_replies,
-    load_prompt_set,
-    objective_names,
+    load_task,
     score_replies,
     select_prompt,
 )
@@ -57,9 +55,7 @@ class CounselVectorEnv(VectorEnv):
         mode = modes[autoreset_mode]
         self.metadata = {"autoreset_mode": mode, "render_modes": []}
         self.num_envs = num_envs
-        self.prompt_set = load_prompt_set(dataset, data_dir)
-        self.reward_models = tuple(reward_models.load(name, device) for name in objectives)
-        self.objectives = objective_names(self.reward_models)
+        self.prompt_set, self.reward_models, self.objectives = load_task(dataset, objectives, data_dir, device)
         self.reward_dim = len(self.objectives)
         self.single_observation_space = NaturalText(MAX_PROMPT_CHARS)
         self.single_action_space = NaturalText(MAX_REPLY_CHARS, min_length=0)
@@ -71,6 +67,8 @@ class CounselVectorEnv(VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     eval_spec = CounselEnv.eval_spec
+    score = CounselEnv.score
+    split_size = CounselEnv.split_size
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[tuple, dict]:
         super().reset(seed=seed)

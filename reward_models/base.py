@@ -7,7 +7,6 @@ here with a clear error instead of corrupting a training run.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -15,25 +14,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from morl_core.errors import MorlError
+from morl_core.rewards import check_texts
+from reward_models.loading import reload
 
-class NonFiniteRewardError(ValueError):
+
+class NonFiniteRewardError(MorlError):
     """A reward model produced NaN or an infinite score."""
-
-
-def did_you_mean(name: str, choices: Sequence[str]) -> str:
-    """A " Did you mean 'x'?" suffix for an unknown name, or "" when nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def check_texts(texts: object, name: str) -> list[str]:
-    """``texts`` as a list of str, or a TypeError naming the parameter and the offending entry."""
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"`{name}` must be a list of str; got {type(texts).__name__}")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"`{name}[{index}]` must be a str; got {type(text).__name__}: {text!r:.60}")
-    return list(texts)
 
 
 class RewardModel(ABC):
@@ -81,8 +68,7 @@ class RewardModel(ABC):
         key = getattr(self, "_load_key", None)
         if key is None:
             raise TypeError(f"{type(self).__name__} was not created by reward_models.load and cannot be pickled")
-        from reward_models import _reload
-        return _reload, (key,)
+        return reload, (key,)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, fingerprint={self.fingerprint()[:12]})"

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import snapshot_download
 
+from morl_core.device import default_device
 from reward_models.base import RewardModel
-from reward_models.encoder import default_device
 from reward_models.heads import file_sha256
 
 TRANSFORMS = ("clamp", "sigmoid")
@@ -32,7 +33,6 @@ def resolve_checkpoint(name_or_path: str) -> Path:
     if path.is_dir():
         return path
     try:
-        from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(name_or_path))
     except Exception as error:  # network, authentication, missing repo: all mean "not available here"

@@ -11,7 +11,6 @@ functions (85% and 95%).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import random
 from pathlib import Path
@@ -19,12 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import reward_models
-
-
-def read_pair_rows(data_dir: Path) -> list[list[str]]:
-    """PAIR's rows: prompt, hq1, hq2, mq1, lq1..lq5, topic."""
-    with open(Path(data_dir) / "pair" / "pair.csv", encoding="utf-8", newline="") as handle:
-        return [row for row in csv.reader(handle) if row]
+from morl_core.pair_data import read_pair_rows
 
 
 def reflection_ranking_accuracy(data_dir: Path) -> float:

@@ -15,15 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reward_models.assets import minilm_path
+from morl_core.assets import minilm_path
+from morl_core.device import default_device
 from reward_models.heads import file_sha256
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs; longer inputs are truncated.
-
-
-def default_device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class SentenceEncoder:

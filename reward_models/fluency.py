@@ -7,7 +7,7 @@ where ``mean_nll`` is the mean negative log-likelihood (nats per token) of the r
 text, 0 means no better than random tokens, and the score falls strictly as perplexity rises (ppl 10 -> 0.79,
 ppl 50 -> 0.64, ppl 500 -> 0.43 for SmolLM2's V = 49,152). EMORL uses ``(50 - ppl) / 50`` under GPT-2, which is
 flat at 0 beyond ppl 50 and so cannot tell a clumsy reply from word salad; this map keeps the ordering everywhere.
-An empty reply scores 0. Default LM: SmolLM2-135M-Instruct (shipped offline, see ``reward_models.assets``).
+An empty reply scores 0. Default LM: SmolLM2-135M-Instruct (shipped offline, see ``morl_core.assets``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from morl_core.assets import smollm2_gguf_path, smollm2_path
+from morl_core.device import default_device
 from reward_models.base import RewardModel
-from reward_models.encoder import default_device
 from reward_models.heads import file_sha256
 
 MAX_PROMPT_TOKENS = 64  # prompts are truncated from the left (the end of the client's statement is kept)
@@ -34,9 +35,7 @@ class FluencyModel(RewardModel):
     name = "fluency"
 
     def __init__(self, lm: str | Path | None = None, device: str | None = None) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from reward_models.assets import smollm2_path
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # deliberately lazy: a heavy import
 
         self.lm_path = Path(lm) if lm else smollm2_path()
         self.device = torch.device(device) if device else default_device()
@@ -50,8 +49,6 @@ class FluencyModel(RewardModel):
         """The LM's weights digest (for the default: the shipped GGUF the cache is converted from, which is
         byte-identical on every machine) and the formula's constants."""
         if self._identity is None:
-            from reward_models.assets import smollm2_gguf_path, smollm2_path
-
             if self.lm_path == smollm2_path():
                 weights = [smollm2_gguf_path()]
             else:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch import nn
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -40,8 +42,6 @@ class PairHead(nn.Module):
 
 def save_heads(path: Path, heads: dict[str, PairHead], metadata: dict) -> None:
     """Write named heads and their metadata to one safetensors file, atomically."""
-    from safetensors.torch import save_file
-
     tensors = {f"{name}.{key}": value.detach().contiguous()
                for name, head in heads.items() for key, value in head.state_dict().items()}
     meta = {"heads": json.dumps(sorted(heads)), "shapes": json.dumps(
@@ -54,8 +54,6 @@ def save_heads(path: Path, heads: dict[str, PairHead], metadata: dict) -> None:
 
 def load_heads(path: Path) -> tuple[dict[str, PairHead], dict]:
     """Read the heads written by :func:`save_heads`; returns (heads in eval mode, training facts)."""
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="pt") as handle:
         meta = handle.metadata()
         tensors = {key: handle.get_tensor(key) for key in handle.keys()}

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, file_sha256, pair_features, save_heads
 
-PAIR_LEVELS = (2, 2, 1, 0, 0, 0, 0, 0)  # hq1, hq2, mq1, lq1..lq5 (REFERENCE.md section 2)
 EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 HELD_OUT_FRACTION = 0.2
 SEED = 0
@@ -34,9 +34,7 @@ EMPATHY_STEPS = 100
 
 def read_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     """PAIR as flat (prompt, response, level, prompt index) rows."""
-    path = data_dir / "pair" / "pair.csv"
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    rows = read_pair_rows(data_dir)
     prompts, responses, levels, groups = [], [], [], []
     for group, row in enumerate(rows):
         for column, level in enumerate(PAIR_LEVELS, start=1):
@@ -90,7 +88,7 @@ def train_reflection(data_dir: Path) -> dict:
     with torch.no_grad():
         scores = torch.sigmoid(head(features)).squeeze(-1).numpy()
     facts = {
-        "data": "PAIR (pair/pair.csv)", "data_sha256": file_sha256(data_dir / "pair" / "pair.csv"),
+        "data": "PAIR (pair/pair.csv)", "data_sha256": file_sha256(pair_csv(data_dir)),
         "held_out_prompts": held_out_groups(int(groups.max()) + 1).tolist(),
         "held_out_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, groups, held), 4),
         "train_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, groups, ~held), 4),

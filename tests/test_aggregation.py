@@ -7,7 +7,8 @@ import pytest
 import torch
 from peft import get_peft_model_state_dict
 
-from agents.aggregation import expert_step, generate_with, merged_mixture, mix_probs, mixture_generate, soup_adapter
+from agents.aggregation import expert_step, generate_with, merged_mixture, mixture_generate, soup_adapter
+from agents.mixing import mix_probs
 from agents.policy import CausalLMPolicy
 from tests.test_policy import PROMPTS, make_tiny_lm
 
@@ -159,8 +160,8 @@ def test_every_aggregation_is_seeded(experts_policy, aggregation):
 
 
 @pytest.mark.parametrize(("mixture", "aggregation", "message"), [
-    ([0.5, 0.5], "hidden", "`mixture` must have shape (3,), one weight per expert; got shape (2,)"),
-    ([0.5, 0.6, -0.1], "hidden", "`mixture` must be non-negative finite weights summing to 1"),
+    ([0.5, 0.5], "hidden", "`mixture` must have 3 entries, one per expert; got 2"),
+    ([0.5, 0.6, -0.1], "hidden", "`mixture` must be non-negative; got [0.5, 0.6, -0.1]"),
     ([0.2, 0.3, 0.5], "tokens", "`aggregation` must be one of ('hidden', 'logit', 'parameter', 'soup'); got 'tokens'"),
 ])
 def test_bad_mixtures_and_aggregations(experts_policy, mixture, aggregation, message):

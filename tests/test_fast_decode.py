@@ -203,7 +203,7 @@ def test_bad_arguments_raise_named_errors(folders) -> None:
         FastDecoder(policy, graphs=True)
     with pytest.raises(ValueError, match="`aggregation` must be 'hidden' or 'logit' here; got 'soup'"):
         FastDecoder(policy).generate(PROMPTS, experts=EXPERTS, mixture=[1, 0, 0], aggregation="soup")
-    with pytest.raises(ValueError, match="`mixture` must be non-negative"):
+    with pytest.raises(ValueError, match="`mixture` must sum to 1"):
         FastDecoder(policy).generate(PROMPTS, experts=EXPERTS, mixture=[1, 1, 0])
     with pytest.raises(ValueError, match="`names` must be adapters of the model"):
         ExpertStack(policy.model, ["e0", "nope"])

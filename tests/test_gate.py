@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.gate import ContextProjection, LinUCBGate, SharedLinUCBGate, gate_features, mixture_lattice, run_bandit
+from agents.gate import ContextProjection, LinUCBGate, SharedLinUCBGate, gate_features, run_bandit
+from morl_core.simplex import simplex_lattice
 
 
 def test_lattice_counts_and_rows():
-    lattice = mixture_lattice(3)
+    lattice = simplex_lattice(3, 4)
     assert lattice.shape == (15, 3) and np.allclose(lattice.sum(axis=1), 1.0)
     assert {tuple(r) for r in lattice} >= {(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.5, 0.25, 0.25)}
 
@@ -37,7 +38,7 @@ def _synthetic(rounds: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     middling everywhere. Preferences are drawn from the 2-objective-heavy corners, so the best arm depends on the
     context and on the preference."""
     rng = np.random.default_rng(seed)
-    arms = mixture_lattice(3)
+    arms = simplex_lattice(3, 4)
     side = rng.choice([-1.0, 1.0], size=rounds)  # (T,)
     contexts = side[:, None] * np.ones(6) / np.sqrt(6) + 0.3 * rng.standard_normal((rounds, 6))
     quality = np.stack([0.5 + 0.45 * side, 0.5 - 0.45 * side, np.full(rounds, 0.55)], axis=1)  # (T, 3)
@@ -85,7 +86,7 @@ def test_projection_is_seeded_and_checks_its_input():
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda: mixture_lattice(0), "`n_experts` must be an integer >= 1; got 0"),
+    (lambda: simplex_lattice(0, 4), "`n` must be an integer >= 1; got 0"),
     (lambda: LinUCBGate(3, 4, alpha=-1.0), "`alpha` must be >= 0 and `ridge` > 0, both finite; got -1.0 and 1.0"),
     (lambda: LinUCBGate(3, 4).update(np.zeros((1, 4)), [5], [0.0]), "`arms` must lie in [0, 3)"),
     (lambda: LinUCBGate(3, 4).select(np.zeros((1, 5))), "`features` must be finite with shape (B, 4); got shape"),

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents import commands
 from agents.meta_policy import MetaPolicyAgent, MixtureMap, hierarchical_grid_search
 from agents.single_policy import ScalarizedAgent
+from morl_cli import train as commands
 from tests.test_policy import make_tiny_lm
 
 OBJECTIVES = ["conciseness", "reflection"]
@@ -55,7 +55,7 @@ def test_experts_are_one_hot_linear_runs_and_answer_their_preference_alone(train
 
 
 def test_every_aggregation_reuses_the_same_experts_and_records_it(tiny_lm, trained_experts, capsys):
-    from leaderboards.submission import FAMILIES
+    from morl_core.agent import FAMILIES
 
     steps_before = json.loads((trained_experts / "pref-00" / "summary.json").read_text())["run_state"]
     for agent_name, extra, family in (("emorl", ["--aggregation", "logit"], "meta-policy"),

@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("morl_baselines", reason="the optional extra: pip install -e '.[morl]' (make test-extras)")
 
-from leaderboards.choice import RandomChoiceAgent, evaluate_choice, hypervolume_fraction  # noqa: E402
+from agents.baselines import RandomChoiceAgent  # noqa: E402
+from leaderboards.choice import evaluate_choice, hypervolume_fraction  # noqa: E402
 from leaderboards.submission import submit, validate, write_result  # noqa: E402
 from tests.conftest import load_example  # noqa: E402
 

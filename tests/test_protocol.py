@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 import morl_envs
-from leaderboards.protocol import Agent, DefaultPolicyAgent, TrainingCosts, evaluate
+from agents.baselines import DefaultPolicyAgent
+from leaderboards.protocol import evaluate
 from leaderboards.submission import compute_metrics, validate
+from morl_core.agent import Agent, TrainingCosts
 
 # Cheap scorers for speed (env kwargs go to gymnasium.make); such results are for tests only, never submitted.
 ENV, CHEAP = "morl/Counsel-v0", {"objectives": ("empathy", "conciseness")}
-COMPETING = next(i for i, r in sorted(morl_envs.RELATIONSHIP_VARIANTS.items()) if r == "competing")
+COMPETING = next(i for i, r in sorted(morl_envs.relationship_variants().items()) if r == "competing")
 CANNED = ["I hear how exhausted you are.",
           "It sounds like you feel torn between wanting change and fearing it, and that is really hard for you.",
           "You feel unseen at work and at home, and it is wearing you down day after day after day after day."]
@@ -146,10 +148,10 @@ class Broken(Canned):
     (Canned(), {"seeds": ()}, ValueError, "`seeds` must be 1 to 100 distinct ints in [0, 2**32); got []"),
     (Canned(), {"seeds": (1, 1)}, ValueError, "`seeds` must be 1 to 100 distinct ints"),
     (Canned(), {"max_prompts": 0}, ValueError, "`max_prompts` must be None (the whole test split) or an int >= 1"),
-    (Canned(), {"preferences": [[1.0, 1.0]]}, ValueError, "`preferences` rows must be non-negative and sum to 1"),
-    (Canned(), {"preferences": [[1.0]]}, ValueError, "`preferences` must have shape (m, 2)"),
+    (Canned(), {"preferences": [[1.0, 1.0]]}, ValueError, "`preferences` rows must sum to 1 within 1e-06 (probability simplex); got row 0 summing to 2.0"),
+    (Canned(), {"preferences": [[1.0]]}, ValueError, "`preferences` must have 2 columns, one per objective; got 1"),
     (Broken(), {}, ValueError, "`canned.respond` must return a list with one reply per prompt (2); got 1"),
-    (object(), {}, TypeError, "`agent` must be a leaderboards.protocol.Agent; got object"),
+    (object(), {}, TypeError, "`agent` must be a morl_core.agent.Agent; got object"),
 ])
 def test_bad_arguments_are_refused(agent, kwargs, error, fragment):
     call = {"env_id": ENV, "max_prompts": 2, "baseline": Constant(), **CHEAP, **kwargs}

@@ -23,7 +23,7 @@ def make_row(rank: int, agent: str, objectives: tuple[str, ...], scale: float, *
               "controllability": 0.25, "env_samples": 2048, "train_seconds": 61.2, "inference_cost": 1.0}
     values.update(extra)
     return Row(rank=rank, agent=agent, family="multi-policy", entry=f"{rank:012d}", objectives=objectives,
-               front=front, **values)
+               front=front, metrics=values)
 
 
 ROWS2 = [make_row(1, "alpha", ("empathy", "conciseness"), 0.9), make_row(2, "beta.v2", ("empathy", "conciseness"),

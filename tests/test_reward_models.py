@@ -106,7 +106,7 @@ def test_missing_checkpoint_says_to_pass_a_directory(tmp_path):
 def test_local_sequence_classifier_checkpoint(tmp_path):
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from reward_models.assets import minilm_path
+    from morl_core.assets import minilm_path
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -122,7 +122,7 @@ def test_local_sequence_classifier_checkpoint(tmp_path):
 def test_local_causal_lm_checkpoint_becomes_fluency(tmp_path):
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
 
-    from reward_models.assets import smollm2_path
+    from morl_core.assets import smollm2_path
     from reward_models.fluency import FluencyModel
 
     torch.manual_seed(0)

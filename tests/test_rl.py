@@ -14,9 +14,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import morl_envs
 from agents import checkpoint, rl
-from agents.config import SCALARIZERS, PolicyConfig, TrainConfig
-from agents.scalarizers import make_scalarizer
+from agents.config import PolicyConfig, TrainConfig
+from agents.scalarizers import SCALARIZERS, make_scalarizer
 from tests.test_policy import make_tiny_lm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,10 +72,10 @@ def test_stop_rule():
 
 def test_kl_is_zero_at_step_0(tiny_lm, tmp_path):
     config = tiny_config(tiny_lm, tmp_path)
-    env = rl.make_env(config)
+    env = morl_envs.make(config.env_id, **config.env_kwargs)
     policy = rl.make_policy(config)
     torch.manual_seed(0)
-    gen, rewards = rl.rollout(policy, env.unwrapped.reward_models, ["I feel so tired"] * 4, 3, 1.0)
+    gen, rewards = rl.rollout(policy, env.unwrapped.score, ["I feel so tired"] * 4, 3, 1.0)
     logp, ref = policy.token_logprobs(gen)
     for estimator in ("k1", "k3"):
         assert (rl.kl_per_token(logp, ref, estimator) * gen.reply_mask).abs().max() == 0
@@ -134,12 +135,12 @@ def test_mgda_on_equal_objectives_equals_linear(tiny_lm, tmp_path):
     """Two identical objectives: equal gradients, MGDA's coefficients are (0.5, 0.5) and its combined gradient is
     the linear scalarization's gradient, so one step of each lands on the same adapters."""
     config = tiny_config(tiny_lm, tmp_path, env_kwargs=TWO)
-    env = rl.make_env(config)
+    env = morl_envs.make(config.env_id, **config.env_kwargs)
     adapters = []
     for name in ("linear", "mgda"):
         policy = rl.make_policy(config)
         torch.manual_seed(1)
-        gen, rewards = rl.rollout(policy, env.unwrapped.reward_models, ["I never sleep"] * 4, 3, 1.0)
+        gen, rewards = rl.rollout(policy, env.unwrapped.score, ["I never sleep"] * 4, 3, 1.0)
         optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=1e-2)
         scalarizer = make_scalarizer(name, 2)
         rl.update(policy, optimizer, scalarizer, gen, rewards, config)
@@ -223,7 +224,7 @@ def test_every_logged_key_is_documented(tiny_lm, tmp_path):
     ({"eval_every": 2.5}, "`eval_every` must be an integer >= 1; got 2.5"),
     ({"stop_window": 1}, "`stop_window` must be an integer >= 2 (a coefficient of variation needs two scores); got 1"),
     ({"seed": -1}, "`seed` must be an integer in [0, 2**32); got -1"),
-    ({"preference": (0.5, 0.6)}, "`preference` must be non-negative weights summing to 1; got (0.5, 0.6). e.g. (0.4545, 0.5455)"),
+    ({"preference": (0.5, 0.6)}, "`preference` must sum to 1; got [0.5, 0.6] (sum 1.1): divide it by its sum"),
     ({"preference": (0.5, 0.5), "scalarizer": "pama"}, "`preference` is not used by 'pama', which sets its own weights from each batch; leave it unset; got (0.5, 0.5)"),
     ({"eval_prompts": 0}, "`eval_prompts` must be None (the whole validation split) or an integer >= 1; got 0"),
 ])
@@ -281,7 +282,7 @@ def test_scalarized_agent_reduced_front(tiny_lm, tmp_path):
 def test_train_command(tiny_lm, tmp_path, capsys):
     import argparse
 
-    from agents import commands
+    from morl_cli import train as commands
 
     parser = argparse.ArgumentParser(prog="morl-bench")
     commands.add_commands(parser.add_subparsers(dest="command", required=True))
@@ -297,9 +298,39 @@ def test_train_command(tiny_lm, tmp_path, capsys):
     assert commands.run(parser.parse_args([*argv, "--k", "1"])) == 2
     assert "error: `k` must be >= 2 for the leave-one-out baseline; got 1" in capsys.readouterr().err
     assert commands.run(parser.parse_args([*argv, "--resume", "--preference", "0.5", "0.6"])) == 2
-    assert "error: `preferences` rows must be non-negative and sum to 1" in capsys.readouterr().err
+    assert "error: `preferences` rows must sum to 1 within 1e-06 (probability simplex); got row 0 summing to 1.1" in capsys.readouterr().err
     front = commands.build_agent(parser.parse_args([*argv, "--objectives", "conciseness", "conciseness",
                                                     "--all-preferences"]))
     assert front.trained_preferences.shape == (11, 2) and len(front.run_dirs) == 11
     assert commands.run(parser.parse_args([*argv, "--agent", "pama", "--all-preferences"])) == 2
     assert "error: --all-preferences does not apply to --agent pama" in capsys.readouterr().err
+
+
+def test_train_with_result_builds_one_env_and_evaluates_the_trained_policy(tiny_lm, tmp_path, monkeypatch, capsys):
+    """One `morl-bench train --result` run makes its environment once (training, summary and evaluation share it)
+    and evaluates the policy it trained: the only other policy built is the untrained baseline of the cost."""
+    import argparse
+
+    import gymnasium
+
+    from agents.baselines import DefaultPolicyAgent
+    from agents.policy import CausalLMPolicy
+    from morl_cli import train as commands
+
+    made, built = [], []
+    baseline = {"model": str(tiny_lm), "device": "cpu", "max_new_tokens": 4}  # the tiny LM as the cost baseline
+    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda: DefaultPolicyAgent(**baseline))
+    real_make, real_init = gymnasium.make, CausalLMPolicy.__init__
+    monkeypatch.setattr(gymnasium, "make", lambda env_id, **kw: made.append(env_id) or real_make(env_id, **kw))
+    monkeypatch.setattr(CausalLMPolicy, "__init__",
+                        lambda self, model=None, **kw: built.append(model) or real_init(self, model, **kw))
+    parser = argparse.ArgumentParser(prog="morl-bench")
+    commands.add_commands(parser.add_subparsers(dest="command", required=True))
+    argv = ["train", "--env", "morl/Counsel-v0", "--agent", "linear", "--objectives", "conciseness", "--steps", "1",
+            "--out", str(tmp_path / "run"), "--model", str(tiny_lm), "--device", "cpu", "--max-new-tokens", "4",
+            "--prompts-per-step", "2", "--k", "2", "--eval-prompts", "2", "--summary-prompts", "2",
+            "--result", str(tmp_path / "result.json"), "--eval-seeds", "0", "--max-prompts", "2"]
+    assert commands.run(parser.parse_args(argv)) == 0, capsys.readouterr().err
+    assert made == ["morl/Counsel-v0"]
+    assert built == [str(tiny_lm)] * 2  # the trained policy, then the untrained baseline: no reload in between
+    assert json.loads((tmp_path / "result.json").read_text())["evaluation"]["n_prompts"] == 2

@@ -15,11 +15,11 @@ import pytest
 
 import morl_envs
 from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
-from morl_envs.cli import main as bench
+from morl_cli.main import main as bench
 
 REPO = Path(__file__).resolve().parents[1]
 # The competing two-objective variant, whatever the registry currently names it.
-ENV = next(i for i, r in sorted(morl_envs.RELATIONSHIP_VARIANTS.items()) if r == "competing")
+ENV = next(i for i, r in sorted(morl_envs.relationship_variants().items()) if r == "competing")
 SLUG = ENV.replace("/", "-")
 # Hand-made 2-objective result (11 preferences w = (a, 1 - a), a = 0, 0.1, ..., 1). Seed 0 reaches three points:
 # (0.2, 0.9) at a = 0, (0.9, 0.2) at a = 1 and (0.5, 0.5) elsewhere; seed 1 gives (0.5, 0.5) everywhere.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.sweep import expand, load_config, run_sweep
+from morl_cli.sweep import expand, load_config, run_sweep
 from tests.test_policy import make_tiny_lm
 
 
@@ -65,7 +65,7 @@ def test_local_backend_runs_every_job_once_and_a_rerun_skips_them(tiny_lm, tmp_p
 def test_sweep_command_dry_run_and_errors(tiny_lm, tmp_path, capsys):
     import argparse
 
-    from agents import commands
+    from morl_cli import sweep as commands
 
     parser = argparse.ArgumentParser(prog="morl-bench")
     commands.add_commands(parser.add_subparsers(dest="command", required=True))

@@ -38,7 +38,7 @@ def text_env(objectives=CHEAP) -> morl_envs.CounselEnv:
 def tokenizer():
     from transformers import AutoTokenizer
 
-    from reward_models.assets import smollm2_path
+    from morl_core.assets import smollm2_path
 
     return AutoTokenizer.from_pretrained(smollm2_path())
 

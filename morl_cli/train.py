@@ -1,10 +1,11 @@
-"""The agents' ``morl-bench`` sub-command: train a single-policy agent, summarise it, and evaluate it for the board.
+"""``morl-bench train`` and ``sweep``: train an agent, summarise it, and evaluate it for the board.
 
-    morl-bench train --env ID --agent {linear,chebyshev,dynaopt,pama,mgda} [--preference W [W ...]]
+    morl-bench train --env ID --agent NAME [--preference W [W ...]]
                      [--all-preferences] [--steps N] [--seed S] [--out DIR] [--resume] [--result RESULT.json]
 
-Without ``--preference`` / ``--all-preferences`` one policy is trained at the uniform preference (PAMA and MGDA:
-one preference-free policy). ``--preference`` may be repeated to train one policy per given preference;
+``--agent`` is any trained agent of ``agents.registry`` (every scalarizer, ``weight-grid``, ``emorl``,
+``rewarded-soups``). Without ``--preference`` / ``--all-preferences`` one policy is trained at the uniform preference
+(PAMA and MGDA: one preference-free policy). ``--preference`` may be repeated to train one policy per given preference;
 ``--all-preferences`` trains one per preference of the environment's evaluation set (the full MORLHF front).
 Every other field of :class:`agents.config.TrainConfig` and :class:`agents.config.PolicyConfig` is an option too
 (``--k``, ``--beta``, ``--learning-rate``, ``--model``, ``--max-new-tokens``, ...), with the field's help text.
@@ -12,7 +13,8 @@ At the end the per-objective test rewards before (the untrained policy) and afte
 ``--result`` the leaderboard's evaluation protocol runs on the trained agent and writes a result file that
 ``morl-bench submit`` accepts; its ``agent.details`` records the trained preferences and which trained policy
 answered each evaluated preference. Re-running a finished run with ``--resume`` skips its training, so
-``--resume --result R.json`` evaluates an agent trained earlier.
+``--resume --result R.json`` evaluates an agent trained earlier. The environment is built once for training, the
+summary and the evaluation, and the trained policy is evaluated as it is, without reloading it.
 
 Errors print ``error: <message>`` to stderr and exit with status 2.
 """
@@ -22,18 +24,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from transformers.utils import logging as hf_logging
+
+import morl_envs
+from agents.baselines import DefaultPolicyAgent
+from agents.config import PolicyConfig, TrainConfig
+from agents.meta_policy import GatedMixture, MetaPolicyAgent, fit_gate, search_mixtures
+from agents.registry import AgentEntry, agent_entry, agent_names
+from agents.rl import run_summary
+from agents.single_policy import ScalarizedAgent
+from leaderboards.protocol import evaluate
+from morl_cli import run_reporting_errors
+from morl_core.files import write_atomic
 
 __all__ = ["COMMANDS", "add_commands", "run", "build_agent"]
 
-COMMANDS = ("train", "sweep")
-#: ``--agent`` values built on linear k-SCST runs: the Pareto-set and meta-policy agents of ``agents.meta_policy``
-EXPERT_AGENTS = ("emorl", "rewarded-soups")
-GRID_AGENTS = ("weight-grid",)
+COMMANDS = ("train",)
 #: TrainConfig fields that have their own flag (or are set from one)
 _OWN_FLAGS = ("env_id", "env_kwargs", "scalarizer", "preference", "scalarizer_kwargs", "seed", "max_steps",
               "out_dir", "resume", "policy")
@@ -52,12 +63,10 @@ def _field_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ..
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``train`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
-    from agents.config import SCALARIZERS, PolicyConfig, TrainConfig
-
     p = subparsers.add_parser("train", help="train a single-policy agent (k-SCST with LoRA) and summarise it",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", required=True, help="registered environment id")
-    p.add_argument("--agent", required=True, choices=SCALARIZERS + EXPERT_AGENTS + GRID_AGENTS,
+    p.add_argument("--agent", required=True, choices=agent_names(trained=True),
                    help="a scalarizer of the per-objective advantages (single policy); weight-grid: linear over every "
                         "preference of the evaluation set (multi-policy); emorl / rewarded-soups: one linear expert "
                         "per objective, combined at inference")
@@ -95,15 +104,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="option of the scalarizer, VALUE as JSON (e.g. gamma=0.07 for dynaopt)")
     _field_flags(p, TrainConfig, _OWN_FLAGS, "train_")
     _field_flags(p, PolicyConfig, (), "policy_")
-    from agents import sweep
-
-    s = subparsers.add_parser("sweep", help="run a grid of training jobs (agent x seed x preference) from a TOML file",
-                              description=sweep.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("config", type=Path, help="sweep TOML file")
-    s.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="local: one job after another in this process; ray: one Ray task per job (extra .[ray])")
-    s.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
-    s.add_argument("--dry-run", action="store_true", help="list the jobs and whether they are finished; run nothing")
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -119,11 +119,31 @@ def _options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
-def build_agent(args: argparse.Namespace) -> Any:
-    """The :class:`~agents.single_policy.ScalarizedAgent` described by parsed ``train`` arguments."""
-    from agents.config import PolicyConfig, TrainConfig
-    from agents.single_policy import ScalarizedAgent
+def _trained_preferences(args: argparse.Namespace, entry: AgentEntry, config: TrainConfig) -> list | None:
+    """The preferences the agent's policies train for, by the entry's preference mode (None: preference-free)."""
+    if args.preference and args.all_preferences:
+        raise ValueError("--preference and --all-preferences are exclusive; got both")
+    if args.all_preferences and entry.preferences == "free":
+        raise ValueError(f"--all-preferences does not apply to --agent {args.agent}, which trains one policy for every "
+                         f"preference; got both")
+    if entry.preferences in ("grid", "experts") and (args.preference or args.all_preferences):
+        raise ValueError(f"--preference and --all-preferences do not apply to --agent {args.agent}, which sets its "
+                         f"own trained preferences; got one of them")
+    if args.preference is not None or entry.preferences == "free":
+        return args.preference
+    spec = morl_envs.describe(config.env_id, **config.env_kwargs)
+    n = len(spec.objectives)
+    if args.all_preferences or entry.preferences == "grid":
+        return spec.preferences.tolist()
+    if entry.preferences == "experts":
+        return np.eye(n).tolist()  # one expert per objective
+    return [[1.0 / n] * n]
 
+
+def build_agent(args: argparse.Namespace) -> ScalarizedAgent:
+    """The :class:`~agents.single_policy.ScalarizedAgent` described by parsed ``train`` arguments (for experts: the
+    experts, which :func:`build_meta_agent` then combines). Builds no environment and loads no model."""
+    entry = agent_entry(args.agent)
     picked = {k[7:]: v for k, v in vars(args).items() if k.startswith("policy_") and v is not None}
     train = {k[6:]: v for k, v in vars(args).items() if k.startswith("train_") and v is not None}
     if args.steps is not None:
@@ -131,105 +151,73 @@ def build_agent(args: argparse.Namespace) -> Any:
     if args.out is not None:
         train["out_dir"] = str(args.out)
     env_kwargs = {"objectives": tuple(args.objectives)} if args.objectives else {}
-    scalarizer = {**dict.fromkeys(EXPERT_AGENTS, args.expert_scalarizer), **dict.fromkeys(GRID_AGENTS, "linear")}.get(
-        args.agent, args.agent)
-    if args.agent in EXPERT_AGENTS and args.out is None:
+    experts = entry.preferences == "experts"
+    if experts and args.out is None:
         train["out_dir"] = f"runs/{args.env.replace('/', '-')}/experts-seed{args.seed}"
-    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=scalarizer, seed=args.seed,
-                         resume=args.resume, scalarizer_kwargs=_options(args.scalarizer_option),
+    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=entry.scalarizer or args.expert_scalarizer,
+                         seed=args.seed, resume=args.resume, scalarizer_kwargs=_options(args.scalarizer_option),
                          policy=PolicyConfig(**picked), **train)
-    if args.preference and args.all_preferences:
-        raise ValueError("--preference and --all-preferences are exclusive; got both")
-    if args.all_preferences and args.agent in ("pama", "mgda"):
-        raise ValueError(f"--all-preferences does not apply to --agent {args.agent}, which trains one policy for every "
-                         f"preference; got both")
-    if args.agent in EXPERT_AGENTS + GRID_AGENTS and (args.preference or args.all_preferences):
-        raise ValueError(f"--preference and --all-preferences do not apply to --agent {args.agent}, which sets its "
-                         f"own trained preferences; got one of them")
-    preferences = args.preference
-    if preferences is None and args.agent not in ("pama", "mgda"):
-        from agents.rl import make_env
-
-        env = make_env(config)
-        spec = env.unwrapped.eval_spec
-        env.close()
-        n = len(spec.objectives)
-        if args.all_preferences or args.agent in GRID_AGENTS:
-            preferences = [list(w) for w in spec.preferences]
-        elif args.agent in EXPERT_AGENTS:
-            preferences = np.eye(n).tolist()  # one expert per objective
-        else:
-            preferences = [[1.0 / n] * n]
-    family = "multi-policy" if args.agent in GRID_AGENTS else "single-policy"
-    name = args.name or (args.agent if args.agent in GRID_AGENTS else None)
-    return ScalarizedAgent(config, preferences, name="experts" if args.agent in EXPERT_AGENTS else name,
-                           family=family)
+    preferences = _trained_preferences(args, entry, config)
+    name = args.name or (args.agent if entry.preferences == "grid" else None)
+    family = "multi-policy" if entry.preferences == "grid" else "single-policy"
+    return ScalarizedAgent(config, preferences, name="experts" if experts else name, family=family)
 
 
-def build_meta_agent(args: argparse.Namespace, experts: Any) -> Any:
+def build_meta_agent(args: argparse.Namespace, experts: ScalarizedAgent, env: gym.Env) -> MetaPolicyAgent:
     """The :class:`~agents.meta_policy.MetaPolicyAgent` of ``--agent emorl | rewarded-soups`` on trained
-    ``experts``, with its gate fitted (``--gate-prompts``) or its mixtures searched (``--search-prompts``)."""
-    from agents.meta_policy import GatedMixture, MetaPolicyAgent, fit_gate, search_mixtures
-    from agents.rl import make_env
-
-    aggregation = "soup" if args.agent == "rewarded-soups" else args.aggregation
+    ``experts``, with its gate fitted (``--gate-prompts``) or its mixtures searched (``--search-prompts``), scored by
+    ``env``."""
+    aggregation = agent_entry(args.agent).aggregation or args.aggregation
     for flag in ("gate_prompts", "search_prompts", "search_rounds"):
         if getattr(args, flag) < 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 0; got {getattr(args, flag)}")
     if args.gate_prompts and (args.search_prompts or args.agent != "emorl"):
         raise ValueError(f"--gate-prompts applies to --agent emorl without --search-prompts; got --agent "
                          f"{args.agent} with --search-prompts {args.search_prompts}")
-    env = make_env(experts.config)
     base, n = env.unwrapped, len(experts.trained_preferences)
     gate = GatedMixture(n, n, seed=args.seed, model=args.gate_model) if args.gate_prompts else None
     agent = MetaPolicyAgent(experts, aggregation, gate=gate, name=args.name)
     prefs = np.asarray(base.eval_spec.preferences, dtype=np.float64)
     if gate is not None:
         prompts = [p.text for p in base.prompt_set.split("train")][: args.gate_prompts]
-        report = agent.bandit_report = fit_gate(agent, prompts, prefs, base.reward_models, seed=args.seed)
+        report = agent.bandit_report = fit_gate(agent, prompts, prefs, base.score, seed=args.seed)
         print(f"gate: {report.gate_reward:.4f} mean w.r over {len(report.regret_curve)} rounds; best fixed mixture "
               f"{report.best_fixed_reward:.4f} (arm {report.best_fixed_arm}), best per preference "
               f"{report.best_per_preference_reward:.4f}, oracle {report.oracle_reward:.4f}; regret vs best fixed "
               f"{report.regret:.2f}")
     if args.search_prompts:
         prompts = [p.text for p in base.prompt_set.split("validation")][: args.search_prompts]
-        agent.mixtures, agent.search_samples = search_mixtures(agent, prompts, prefs, base.reward_models,
-                                                               args.seed, args.search_rounds)
+        agent.mixtures, agent.search_samples = search_mixtures(agent, prompts, prefs, base.score, args.seed,
+                                                               args.search_rounds)
         print(f"mixture search: {agent.search_samples} replies scored; mixtures "
               f"{np.round(agent.mixtures.mixtures, 3).tolist()}")
-    env.close()
     return agent
 
 
-def summary_rewards(agent: Any, seed: int, max_prompts: int | None) -> tuple[list[str], dict[str, Any]]:
+def summary_rewards(agent: ScalarizedAgent, seed: int, max_prompts: int | None,
+                    env: gym.Env) -> tuple[list[str], dict[str, Any]]:
     """Mean test-split reward vectors of the untrained policy and of each trained policy (seeded sampling)."""
-    from agents.rl import make_env, score
-
-    env = make_env(agent.config)
     base = env.unwrapped
     prompts = [p.text for p in base.prompt_set.split(base.eval_spec.test_split)][:max_prompts]
     policy = agent.policy
     rows = {}
     with policy.reference():
-        rows["before (untrained)"] = score(base.reward_models, prompts, policy.respond(prompts, seed=seed)).mean(0)
+        rows["before (untrained)"] = base.score(prompts, policy.respond(prompts, seed=seed)).mean(0)
     prefs = agent.trained_preferences
     for i in range(1 if prefs is None else len(prefs)):
         label = "after" if prefs is None else "after w=(" + ", ".join(f"{x:.2f}" for x in prefs[i]) + ")"
         policy.set_adapter(agent._adapter_name(i))
-        rows[label] = score(base.reward_models, prompts, policy.respond(prompts, seed=seed)).mean(0)
-    env.close()
+        rows[label] = base.score(prompts, policy.respond(prompts, seed=seed)).mean(0)
     return list(base.objectives), {"n_prompts": len(prompts), "rows": rows}
 
 
-def _print_summary(agent: Any, states: list[Any], args: argparse.Namespace) -> None:
-    from agents.rl import run_summary
-
+def _print_summary(agent: ScalarizedAgent, states: list[Any], args: argparse.Namespace, env: gym.Env) -> None:
     for folder, state in zip(agent.run_dirs, states):
         print(f"{folder}: {run_summary(state)}")
     if args.summary_prompts == 0:
         return
     limit = args.summary_prompts if args.summary_prompts is not None else args.max_prompts
-    objectives, table = summary_rewards(agent, args.seed, limit)
+    objectives, table = summary_rewards(agent, args.seed, limit, env)
     width = max(len(label) for label in table["rows"]) + 2
     print(f"\nmean test rewards ({table['n_prompts']} prompts, seed {args.seed}):")
     print(" " * width + "  ".join(f"{name:>11s}" for name in objectives) + "  " + f"{'mean':>7s}")
@@ -237,14 +225,11 @@ def _print_summary(agent: Any, states: list[Any], args: argparse.Namespace) -> N
         print(f"{label:<{width}s}" + "  ".join(f"{v:11.3f}" for v in values) + f"  {values.mean():7.3f}")
 
 
-def _write_result(agent: Any, args: argparse.Namespace) -> None:
-    from leaderboards.protocol import evaluate
-    from leaderboards.submission import write_atomic
-
+def _write_result(agent: Any, args: argparse.Namespace, env: gym.Env) -> None:
     if not args.result.parent.is_dir():
         raise ValueError(f"--result must be in an existing folder; got {str(args.result)!r}")
-    result = evaluate(agent, agent.config.env_id, seeds=args.eval_seeds, max_prompts=args.max_prompts,
-                      **agent.config.env_kwargs)
+    result = evaluate(agent, args.env, seeds=args.eval_seeds, max_prompts=args.max_prompts,
+                      baseline=DefaultPolicyAgent(), env=env)
     write_atomic(args.result, json.dumps(result, indent=1, allow_nan=False) + "\n")
     print(f"\nwrote {args.result} (the trained preferences are in its agent.details)")
     for key, value in result["claimed_metrics"].items():
@@ -252,8 +237,6 @@ def _write_result(agent: Any, args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()  # weight loading bars: one progress bar (the training's) is enough
     if args.result is not None and args.result.is_dir():
         raise ValueError(f"--result must be a file path; got the folder {str(args.result)!r}")
@@ -261,39 +244,21 @@ def _train(args: argparse.Namespace) -> int:
     n_runs = len(agent.run_dirs)
     print(f"training {agent.name} on {args.env}: {n_runs} polic{'y' if n_runs == 1 else 'ies'} into "
           f"{agent.config.out_dir}", flush=True)
-    states = agent.train(progress=True)
-    _print_summary(agent, states, args)
-    if args.agent in EXPERT_AGENTS:
-        agent = build_meta_agent(args, agent)
-    if args.result is not None:
-        _write_result(agent, args)
+    env = morl_envs.make(args.env, **agent.config.env_kwargs)  # the one environment of the whole run
+    try:
+        states = agent.train(progress=True, env=env)
+        _print_summary(agent, states, args, env)
+        if agent_entry(args.agent).preferences == "experts":
+            agent = build_meta_agent(args, agent, env)
+        if args.result is not None:
+            _write_result(agent, args, env)
+    finally:
+        env.close()
     return 0
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    from agents.sweep import expand, load_config, run_sweep
-
-    config = load_config(args.config)
-    jobs = expand(config)
-    print(f"sweep {args.config}: {len(jobs)} jobs into {config.out} ({sum(j.done for j in jobs)} finished before)")
-    if args.dry_run:
-        for job in jobs:
-            print(f"  {'done' if job.done else 'todo'}  {job.id}: morl-bench {' '.join(job.argv)}")
-        return 0
-    statuses = run_sweep(config, args.backend, args.ray_address)
-    counts = {s: list(statuses.values()).count(s) for s in ("done", "skipped", "failed")}
-    print(f"sweep finished: {counts['done']} run, {counts['skipped']} skipped (finished before), {counts['failed']} "
-          f"failed; statuses in {config.out / 'sweep.json'}")
-    return 1 if counts["failed"] else 0
-
-
 def run(args: argparse.Namespace) -> int:
-    """Run the agents' sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a user
-    error."""
+    """Run ``train``; 0 on success, 2 (after ``error: ...`` on stderr) on a user error."""
     if args.command not in COMMANDS:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
-    try:
-        return _train(args) if args.command == "train" else _sweep(args)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors(_train, args)

@@ -8,6 +8,7 @@
     morl-bench submit RESULT.json                                  verify a result and store it on the board
     morl-bench leaderboard [--env ID] [--html DIR]                 print (or render) the ranked tables
     morl-bench report                                              compare families across objective relationships
+    morl-bench sweep CONFIG.toml [--backend local|ray]             a grid of training jobs
 """
 
 from __future__ import annotations
@@ -20,22 +21,23 @@ import gymnasium as gym
 import numpy as np
 
 import morl_envs
-from agents import commands as agent_commands
-from leaderboards import commands as board_commands
-from reward_models.base import did_you_mean
+from agents import CausalLMPolicy
+from morl_cli import board, sweep, train
+from morl_core.errors import did_you_mean
+
+#: the sub-command modules: each has ``COMMANDS``, ``add_commands(subparsers)`` and ``run(args)``
+SUBCOMMANDS = (board, train, sweep)
 
 
 def _check_env_id(env_id: str) -> None:
-    if env_id not in morl_envs.ENV_IDS:
-        raise SystemExit(f"error: --env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {env_id!r}."
-                         f"{did_you_mean(env_id, list(morl_envs.ENV_IDS))}")
+    ids = morl_envs.env_ids("text")
+    if env_id not in ids:
+        raise SystemExit(f"error: --env must be a registered id {ids}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
 def demo(env_id: str, n: int, seed: int) -> None:
     """The main job on the offline default: the untrained default policy answers ``n`` test prompts, and the
     environment's batched vector env scores all replies in one call per reward model."""
-    from agents import CausalLMPolicy
-
     _check_env_id(env_id)
     start = time.perf_counter()
     envs = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point")
@@ -70,21 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--n", type=int, default=4, help="number of test prompts (1 to 55)")
     run.add_argument("--seed", type=int, default=0, help="sampling seed")
     commands.add_parser("envs", help="list the registered environments")
-    board_commands.add_commands(commands)
-    agent_commands.add_commands(commands)
+    for module in SUBCOMMANDS:
+        module.add_commands(commands)
     args = parser.parse_args(argv)
-    if args.command in board_commands.COMMANDS:
-        return board_commands.run(args)
-    if args.command in agent_commands.COMMANDS:
-        return agent_commands.run(args)
+    for module in SUBCOMMANDS:
+        if args.command in module.COMMANDS:
+            return module.run(args)
     if args.command == "demo":
         if not 1 <= args.n <= 55:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")
         demo(args.env, args.n, args.seed)
     elif args.command == "envs":
-        for env_id, kwargs in morl_envs.ENV_IDS.items():
-            relation = morl_envs.RELATIONSHIP_VARIANTS.get(env_id, "")
-            print(f"{env_id:40s} {kwargs}  {relation}")
+        for env_id, entry in morl_envs.ENVS.items():  # registration order
+            if entry.kind == "text":
+                print(f"{env_id:40s} {entry.kwargs}  {entry.relationship or ''}")
     return 0
 
 

@@ -28,16 +28,24 @@ task with its resource request, on a local Ray (started with this machine's CPUs
 
 from __future__ import annotations
 
+import argparse
 import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SweepConfig", "Job", "load_config", "expand", "run_job", "run_sweep"]
+from agents.registry import agent_entry, agent_names
+from morl_cli import run_reporting_errors
+from morl_cli import train as train_command
+from morl_core.errors import MorlError, message
+from morl_core.files import write_atomic
+
+__all__ = ["COMMANDS", "SweepConfig", "Job", "add_commands", "load_config", "expand", "run", "run_job", "run_sweep"]
+
+COMMANDS = ("sweep",)
 
 _KEYS = {"env", "agents", "seeds", "preferences", "out", "eval_seeds", "train", "resources"}
-_PREFERENCE_AGENTS = ("linear", "chebyshev", "dynaopt", "mgda-anchor")
 _OWN = {"env", "agent", "seed", "out", "resume", "preference", "result", "eval-seeds"}
 
 
@@ -69,14 +77,11 @@ class Job:
 
 
 def _fail(key: str, rule: str, value: Any) -> None:
-    raise ValueError(f"sweep config `{key}` {rule}; got {value!r}")
+    raise MorlError(f"sweep config {message(key, rule, value)}")
 
 
 def load_config(path: str | Path) -> SweepConfig:
     """Read and check a sweep TOML file; errors name the key, the rule and the value."""
-    from agents.commands import EXPERT_AGENTS, GRID_AGENTS
-    from agents.config import SCALARIZERS
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
@@ -86,7 +91,7 @@ def load_config(path: str | Path) -> SweepConfig:
         _fail(unknown[0], f"is not a sweep key (known: {sorted(_KEYS)})", raw[unknown[0]])
     if not isinstance(raw.get("env"), str):
         _fail("env", "must be an environment id (a string)", raw.get("env"))
-    known = SCALARIZERS + EXPERT_AGENTS + GRID_AGENTS
+    known = agent_names(trained=True)
     agents = raw.get("agents")
     if not isinstance(agents, list) or not agents or any(a not in known for a in agents):
         _fail("agents", f"must be a non-empty list of {known}", agents)
@@ -124,7 +129,8 @@ def expand(config: SweepConfig) -> list[Job]:
     """The grid: every agent x seed x (preference, for the fixed-preference agents), in config order."""
     jobs = []
     for agent in config.agents:
-        prefs = config.preferences if agent in _PREFERENCE_AGENTS and config.preferences else [None]
+        fixed = agent_entry(agent).preferences == "given"  # trained at a given preference
+        prefs = config.preferences if fixed and config.preferences else [None]
         for seed in config.seeds:
             for i, w in enumerate(prefs):
                 job_id = f"{agent}-seed{seed}" + ("" if w is None else f"-pref{i:02d}")
@@ -141,23 +147,16 @@ def expand(config: SweepConfig) -> list[Job]:
 def run_job(argv: list[str], out_dir: str) -> int:
     """Run one job (``morl-bench train`` arguments) in this process; on success write ``done.json`` atomically.
     Returns the command's exit status (0 success, 2 user error)."""
-    import argparse
-
-    from agents import commands
-    from leaderboards.submission import write_atomic
-
     parser = argparse.ArgumentParser(prog="morl-bench")
-    commands.add_commands(parser.add_subparsers(dest="command", required=True))
+    train_command.add_commands(parser.add_subparsers(dest="command", required=True))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    status = commands.run(parser.parse_args(argv))
+    status = train_command.run(parser.parse_args(argv))
     if status == 0:
         write_atomic(Path(out_dir) / "done.json", json.dumps({"argv": argv}, indent=1) + "\n")
     return status
 
 
 def _write_status(config: SweepConfig, statuses: dict[str, str]) -> None:
-    from leaderboards.submission import write_atomic
-
     config.out.mkdir(parents=True, exist_ok=True)
     write_atomic(config.out / "sweep.json", json.dumps({"env": config.env, "jobs": statuses}, indent=1) + "\n")
 
@@ -190,3 +189,38 @@ def _run_on_ray(jobs: list[Job], resources: dict[str, float], address: str | Non
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     task = ray.remote(run_job).options(num_cpus=resources.get("num_cpus", 1), num_gpus=resources.get("num_gpus", 0))
     return ray.get([task.remote(job.argv, str(job.out_dir)) for job in jobs])
+
+
+# ---- the command line -------------------------------------------------------------------------------------------
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``sweep`` on ``subparsers`` (from ``parser.add_subparsers()``)."""
+    s = subparsers.add_parser("sweep", help="run a grid of training jobs (agent x seed x preference) from a TOML file",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("config", type=Path, help="sweep TOML file")
+    s.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: one job after another in this process; ray: one Ray task per job (extra .[ray])")
+    s.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start a local one)")
+    s.add_argument("--dry-run", action="store_true", help="list the jobs and whether they are finished; run nothing")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    jobs = expand(config)
+    print(f"sweep {args.config}: {len(jobs)} jobs into {config.out} ({sum(j.done for j in jobs)} finished before)")
+    if args.dry_run:
+        for job in jobs:
+            print(f"  {'done' if job.done else 'todo'}  {job.id}: morl-bench {' '.join(job.argv)}")
+        return 0
+    statuses = run_sweep(config, args.backend, args.ray_address)
+    counts = {s: list(statuses.values()).count(s) for s in ("done", "skipped", "failed")}
+    print(f"sweep finished: {counts['done']} run, {counts['skipped']} skipped (finished before), {counts['failed']} "
+          f"failed; statuses in {config.out / 'sweep.json'}")
+    return 1 if counts["failed"] else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sweep``; 0 when every job succeeded, 1 when one failed, 2 (after ``error: ...``) on a user error."""
+    if args.command not in COMMANDS:
+        raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
+    return run_reporting_errors(_sweep, args)

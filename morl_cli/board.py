@@ -15,18 +15,24 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["COMMANDS", "AGENTS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
+import morl_envs
+from agents.registry import agent_entry, agent_names
+from leaderboards.board import board_columns, boarded_envs, env_families, report, table
+from leaderboards.protocol import PROTOCOLS
+from leaderboards.render import markdown_report, markdown_table, write_html
+from leaderboards.submission import submit, write_result
+from morl_cli import run_reporting_errors
+from morl_core.errors import did_you_mean
+
+__all__ = ["COMMANDS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
 COMMANDS = ("evaluate", "submit", "leaderboard", "report")
-#: ``--agent`` name -> what it builds
-AGENTS = {"default": "the untrained default policy (leaderboards.protocol.DefaultPolicyAgent; text environments)",
-          "random": "uniformly random candidate picks (leaderboards.choice.RandomChoiceAgent; choice environments)"}
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register the leaderboard sub-commands on ``subparsers`` (from ``parser.add_subparsers()``)."""
     evaluate = subparsers.add_parser("evaluate", help="run the evaluation protocol and write a result JSON")
-    evaluate.add_argument("--agent", required=True, choices=sorted(AGENTS), help="agent to evaluate")
+    evaluate.add_argument("--agent", required=True, choices=agent_names(trained=False), help="agent to evaluate")
     evaluate.add_argument("--env", required=True, help="registered environment id")
     evaluate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="evaluation seeds")
     evaluate.add_argument("--out", required=True, type=Path, help="where to write the result JSON")
@@ -45,31 +51,32 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _check_env(env_id: str) -> None:
-    import morl_envs
-    from reward_models.base import did_you_mean
-
-    ids = [*morl_envs.ENV_IDS, *morl_envs.CHOICE_ENV_IDS]
+    ids = morl_envs.env_ids()
     if env_id not in ids:
-        raise ValueError(f"--env must be a registered id {sorted(ids)}; got {env_id!r}.{did_you_mean(env_id, ids)}")
+        raise ValueError(f"--env must be a registered id {ids}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import morl_envs
-    from leaderboards.submission import write_result
-
     _check_env(args.env)
     if args.out.exists() and args.out.is_dir():
         raise ValueError(f"--out must be a file path; got the folder {str(args.out)!r}")
     if not args.out.parent.is_dir():
         raise ValueError(f"--out must be in an existing folder; got {str(args.out)!r}")
-    choice = args.env in morl_envs.CHOICE_ENV_IDS
-    if args.agent != ("random" if choice else "default"):
-        raise ValueError(f"--agent must be {'random' if choice else 'default'} for the "
-                         f"{'choice' if choice else 'text'} environment {args.env!r}; got {args.agent!r}")
-    if choice and args.max_prompts is not None:
+    kind = morl_envs.describe(args.env).kind
+    entry = agent_entry(args.agent)
+    if entry.kind != kind:
+        expected = next(n for n in agent_names(trained=False) if agent_entry(n).kind == kind)
+        raise ValueError(f"--agent must be {expected} for the {kind} environment {args.env!r}; got {args.agent!r}")
+    if kind != "text" and args.max_prompts is not None:
         raise ValueError(f"--max-prompts applies to text environments only (a choice env's rewards are a table "
                          f"look-up); got {args.max_prompts}")
-    result = _evaluate_choice(args) if choice else _evaluate_text(args)
+    options = {"max_prompts": args.max_prompts} if kind == "text" else {}
+    env = morl_envs.make(args.env)
+    try:
+        agent = entry.build(env)
+        result = PROTOCOLS.get(kind)(agent, args.env, seeds=args.seeds, env=env, **options)
+    finally:
+        env.close()
     write_result(result, args.out)
     print(f"wrote {args.out}")
     for key, value in result["claimed_metrics"].items():
@@ -77,24 +84,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_text(args: argparse.Namespace) -> dict:
-    from leaderboards.protocol import DefaultPolicyAgent, evaluate
-
-    return evaluate(DefaultPolicyAgent(), args.env, seeds=args.seeds, max_prompts=args.max_prompts)
-
-
-def _evaluate_choice(args: argparse.Namespace) -> dict:
-    import gymnasium as gym
-
-    from leaderboards.choice import RandomChoiceAgent, evaluate_choice
-
-    n_actions = int(gym.make(args.env).action_space.n)
-    return evaluate_choice(RandomChoiceAgent(n_actions), args.env, seeds=args.seeds)
-
-
 def _submit(args: argparse.Namespace) -> int:
-    from leaderboards.submission import submit
-
     done = submit(args.result, args.board_dir)
     for line in done.disagreements:
         print(f"warning: {line}", file=sys.stderr)
@@ -105,9 +95,6 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from leaderboards.board import board_columns, boarded_envs, table
-    from leaderboards.render import markdown_table, write_html
-
     if args.env is not None:
         _check_env(args.env)
     env_ids = [args.env] if args.env is not None else boarded_envs(args.board_dir)
@@ -124,9 +111,6 @@ def _leaderboard(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from leaderboards.board import env_families, report
-    from leaderboards.render import markdown_report
-
     families = [args.family] if args.family is not None else sorted(env_families())
     for family in families:
         print(markdown_report(report(family, args.board_dir)))
@@ -139,11 +123,7 @@ def run(args: argparse.Namespace) -> int:
     handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report}
     if args.command not in handlers:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
-    try:
-        return handlers[args.command](args)
-    except (ValueError, TypeError, OSError) as exc:  # SubmissionError is a ValueError
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_errors(handlers[args.command], args)
 
 
 # ---- for training scripts (examples/*.py): hand the trained agent's result to the board --------------------------
@@ -163,8 +143,6 @@ def parse_with_result_arguments(parser: argparse.ArgumentParser, argv: list[str]
 
 def save_result(result: dict, args: argparse.Namespace) -> None:
     """Write ``result`` to ``args.out`` (when set) and, with ``args.submit``, submit it to the default board."""
-    from leaderboards.submission import submit, write_result
-
     if args.out is not None:
         print(f"wrote {write_result(result, args.out)}")
     if args.submit:

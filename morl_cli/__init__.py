@@ -1,0 +1,24 @@
+"""The ``morl-bench`` command line: the top layer, built on ``agents`` and ``leaderboards``.
+
+``main`` is the console script; ``train``, ``sweep`` and ``board`` each hold sub-commands as ``COMMANDS``,
+``add_commands(subparsers)`` and ``run(args)``. A user's mistake prints ``error: <message>`` and exits with status 2
+(:func:`run_reporting_errors`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+__all__ = ["run_reporting_errors"]
+
+
+def run_reporting_errors(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``handler(args)``, or 2 after ``error: <message>`` on stderr when it raised a user error (a ValueError,
+    TypeError or OSError: every ``MorlError`` is a ValueError)."""
+    try:
+        return handler(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,41 @@
+"""Files that are never seen half-written, and the folder names of environments.
+
+:func:`write_atomic` writes through a temporary file in the target folder and ``os.replace``: a reader (or a crash)
+sees the old file or the new one, never a partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+__all__ = ["env_slug", "write_atomic"]
+
+
+def env_slug(env_id: str) -> str:
+    """The folder name of an environment's files: ``morl/Counsel-v0`` -> ``morl-Counsel-v0``.
+
+    >>> env_slug("morl/Counsel-v0")
+    'morl-Counsel-v0'
+    """
+    return re.sub(r"[^A-Za-z0-9._-]", "-", env_id)
+
+
+def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
+    """Write ``text`` (a str as UTF-8, or bytes) to ``path`` through a temporary file in the same folder and
+    ``os.replace``: readers see the old file or the new one, never a partial one. The file is readable by everyone
+    (0644), as entries and pages are meant to be."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp creates 0600
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8") if isinstance(text, str) else text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
