@@ -170,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or bool(failures)
         record["sets"][genuine_set.name] = {
             "source": genuine_set.source, "fingerprint": genuine_set.fingerprint,
-            "prompt_ids": list(genuine_set.prompt_ids), "seconds": round(seconds, 1), **result.to_dict()}
+            "prompt_ids": list(genuine_set.prompt_ids), "seconds": round(seconds, 1),
+            # example replies only from the project's own texts: third-party text (PAIR) is never shipped
+            **result.to_dict(examples=3 if genuine_set.name == "counsel" else 0)}
         print(f"\n## {args.env}, {genuine_set.name} set ({genuine_set.source}; {seconds:.0f} s)\n")
         print(result.to_markdown() if args.markdown else plain_table(result))
         print(f"\n{len(failures)} missed thresholds" + (":" if failures else ""))

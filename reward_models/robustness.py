@@ -456,16 +456,18 @@ class SuiteResult:
 
     def to_dict(self, examples: int = 3, thresholds: Sequence[Threshold] = THRESHOLDS) -> dict:
         """A JSON-ready summary: shares, mean scores, copy check, failures, per-prompt scores (4 decimals) and the
-        first ``examples`` replies of each generator."""
-        return {
+        first ``examples`` replies of each generator (none for 0: leave third-party text out of shipped files)."""
+        record = {
             "n_prompts": self.n_prompts, "bank": self.bank, "seed": self.seed, "objectives": list(self.objectives),
             "generators": list(self.generators), "shares": self.shares(), "mean_scores": self.mean_scores(),
             "copy_shares": self.copy_shares(),
             "failures": [f._asdict() for f in self.failures(thresholds)],
             "scores": {n: np.round(s, 4).tolist() for n, s in self.scores.items()},
             "copy_scores": {o: {g: np.round(s, 4).tolist() for g, s in d.items()} for o, d in self.copy_scores.items()},
-            "examples": {n: r[:examples] for n, r in self.replies.items()},
         }
+        if examples:
+            record["examples"] = {n: r[:examples] for n, r in self.replies.items()}
+        return record
 
 
 def run_suite(scorers: Mapping[str, Scorer], prompts: list[str], genuine: list[str], bank: PhraseBank = EVAL_BANK,

@@ -288,7 +288,7 @@ def test_markdown_and_dict_reports():
     assert "| echo_pronouns |" in text.split("No gain from copying (fluency)")[1]
     assert text.endswith(f"Thresholds met: {21 - len(result.failures())} of 21.")
     record = json.loads(json.dumps(result.to_dict()))
-    assert record["shares"]["empty"] == {"fluency": 1.0, "uniform": 1.0}
+    assert record["shares"]["empty"] == {"fluency": 1.0, "uniform": 1.0} and "examples" not in result.to_dict(examples=0)
     assert record["examples"]["empty"] == ["", ""] and len(record["scores"]["genuine"]) == 2
 
 
@@ -390,6 +390,7 @@ def test_driver_reports_writes_json_and_checks(monkeypatch, tmp_path, data_dir, 
     assert "## morl/Counsel-v0, pair set" in printed.out and "missed thresholds" in printed.out
     record = json.loads(out.read_text())
     assert list(record["sets"]) == ["pair"] and record["sets"]["pair"]["n_prompts"] == 4
+    assert "examples" not in record["sets"]["pair"]  # PAIR's text is third-party: never written into results
     assert record["reward_model_fingerprints"] == {"reflection": "toy-reflection", "conciseness": "toy-conciseness"}
     assert driver.main([*args, "--check", "--markdown"]) == 1  # the length-loving toy reflection misses thresholds
     assert "| reply | wins reflection | wins conciseness | wins uniform |" in capsys.readouterr().out
@@ -416,3 +417,16 @@ def test_suite_on_the_shipped_models(data_dir):
     np.testing.assert_allclose(result.scores["genuine"][:, 0], alone, atol=1e-5)
     assert set(result.copy_shares()) == {"fluency"}
     assert "| echo |" in result.to_markdown()
+
+
+def test_the_suite_is_in_the_lower_layer():
+    import ast
+    from pathlib import Path
+
+    import reward_models
+
+    for name in ("robustness.py", "phrase_banks.py"):
+        tree = ast.parse((Path(reward_models.__file__).parent / name).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m.split(".")[0] for m in imported if m} & {"morl_envs", "agents", "leaderboards"}, name
