@@ -69,7 +69,12 @@ _SWAPS = {
 }
 _I_FORMS = ("i", "i'm", "i've", "i'll", "i'd")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?")
-_SENTENCE_START = re.compile(r"(?:^|[.!?…]|\n)[\s\"“‘(\[]*$")
+
+
+def _at_sentence_start(text: str, position: int) -> bool:
+    """Whether ``position`` in ``text`` begins a sentence (only spaces, quotes or brackets after . ! ? or a line)."""
+    before = text[:position].rstrip(" \t\"“‘([")
+    return not before or before[-1] in ".!?…\n\r"
 
 
 def _match_case(source: str, target: str, sentence_start: bool) -> str:
@@ -108,7 +113,7 @@ def swap_pronouns(text: str) -> str:
             target = "were"  # "I was" -> "you were", "was I" -> "were you"
         else:
             continue
-        start = bool(_SENTENCE_START.search(text[:word.start()]))
+        start = _at_sentence_start(text, word.start())
         pieces += [text[last:word.start()], _match_case(word.group(), target, start)]
         last = word.end()
     return "".join(pieces) + text[last:]

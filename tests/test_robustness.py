@@ -73,6 +73,7 @@ def test_bank_rejects_too_few_entries_and_multi_word_keywords():
     ("He told me MY job was at risk.", "He told you YOUR job was at risk."),
     ("Mine is broken; my time is up.", "Yours is broken; your time is up."),
     ("Iris and Amy were here.", "Iris and Amy were here."),
+    ('She said "I quit."\nI did. (I mean it.)', 'She said "you quit."\nYou did. (You mean it.)'),
 ])
 def test_swap_pronouns(text, swapped):
     assert swap_pronouns(text) == swapped
