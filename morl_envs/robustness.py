@@ -1,0 +1,190 @@
+"""Run the adversarial reward suite (:mod:`reward_models.robustness`) on an environment's reward models.
+
+    python -m morl_envs.robustness --env morl/Counsel-v0 [--set pair|counsel|both] [--out FILE.json] [--markdown]
+                                   [--check] [--seed 0] [--data-dir DIR] [--max-prompts N]
+
+Genuine replies (what every degenerate reply is compared with):
+- ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v0``, 64 prompts the reflection
+  model never saw in training), each with its first complex reflection (``hq1``), read from ``$MORL_DATA_DIR`` /
+  ``--data-dir`` (``pair/pair.csv``).
+- ``counsel``: the validation and test statements of ``morl/Counsel-v0`` with the project's written reflections
+  (``morl_envs/data/counsel_reflections.json``); skipped with a message while that file is absent.
+
+Prints, per set, the share of prompts on which the genuine reply beats each generator (``--markdown``: the full
+markdown tables with mean scores) and every missed threshold of issue 12. The exit status is 0 (a report), or 1
+with ``--check`` when a threshold is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+
+import morl_envs
+from morl_envs.datasets import SPLITS, load_counsel, load_pair, resolve_data_dir
+from reward_models.base import did_you_mean
+from reward_models.robustness import THRESHOLDS, UNIFORM, SuiteResult, run_suite
+
+#: the project's written reflections of the Counsel statements: {"reflections": [{"prompt_id", "split", "text"}]}
+COUNSEL_REFLECTIONS_FILE = Path(__file__).resolve().parent / "data" / "counsel_reflections.json"
+#: the splits whose prompts make up a genuine set (never the training split)
+HELD_OUT = ("validation", "test")
+SETS = ("pair", "counsel")
+
+
+@dataclass(frozen=True)
+class GenuineSet:
+    """Held-out prompts with one genuine (written) reply each."""
+
+    name: str
+    prompt_ids: tuple[str, ...]
+    prompts: tuple[str, ...]
+    genuine: tuple[str, ...]
+    source: str
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical (id, prompt, genuine reply) listing."""
+        listing = json.dumps(list(zip(self.prompt_ids, self.prompts, self.genuine)), ensure_ascii=False)
+        return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+def pair_set(data_dir: str | Path | None = None) -> GenuineSet:
+    """PAIR's validation and test prompts with their first complex reflection (column hq1)."""
+    folder = resolve_data_dir(data_dir)
+    if folder is None:
+        raise FileNotFoundError("PAIR data not found: pass `data_dir` / --data-dir (the folder holding "
+                                "pair/pair.csv) or set the MORL_DATA_DIR environment variable; neither is set")
+    prompt_set = load_pair(folder)
+    with open(folder / "pair" / "pair.csv", encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    held = [p for split in HELD_OUT for p in prompt_set.split(split)]
+    genuine = [rows[int(p.id.removeprefix("pair-"))][1].strip() for p in held]
+    return GenuineSet("pair", tuple(p.id for p in held), tuple(p.text for p in held), tuple(genuine),
+                      "PAIR (Min et al., 2022) pair/pair.csv under MORL_DATA_DIR: validation + test prompts, hq1")
+
+
+def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
+    """The Counsel validation and test statements with the project's written reflections (``path``, default
+    :data:`COUNSEL_REFLECTIONS_FILE`), or None when that file is absent. Statements without a reflection are left
+    out (the source line says how many)."""
+    path = Path(path) if path is not None else COUNSEL_REFLECTIONS_FILE
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    entries = raw.get("reflections") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path.name} must hold {{\"reflections\": [{{\"prompt_id\", \"split\", \"text\"}}, ...]}}; "
+                         f"got {type(raw).__name__} without a 'reflections' list")
+    prompts = {p.id: p for split in SPLITS for p in load_counsel().split(split)}
+    by_id: dict[str, str] = {}
+    for k, entry in enumerate(entries):
+        prompt_id = entry.get("prompt_id") if isinstance(entry, dict) else None
+        if prompt_id not in prompts:
+            raise ValueError(f"{path.name}: reflections[{k}]['prompt_id'] must be an id of counsel_prompts.json; "
+                             f"got {prompt_id!r}.{did_you_mean(str(prompt_id), list(prompts))}")
+        if entry.get("split") != prompts[prompt_id].split:
+            raise ValueError(f"{path.name}: reflections[{k}]['split'] must be {prompts[prompt_id].split!r} (the "
+                             f"split of {prompt_id}); got {entry.get('split')!r}")
+        text = entry.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{path.name}: reflections[{k}]['text'] must be a non-empty str; got {text!r:.60}")
+        by_id.setdefault(prompt_id, text.strip())
+    held = [p for split in HELD_OUT for p in load_counsel().split(split)]
+    chosen = [p for p in held if p.id in by_id]
+    source = (f"morl_envs/data/counsel_reflections.json: validation + test statements of counsel_prompts.json "
+              f"with a written reflection ({len(chosen)} of {len(held)})")
+    return GenuineSet("counsel", tuple(p.id for p in chosen), tuple(p.text for p in chosen),
+                      tuple(by_id[p.id] for p in chosen), source)
+
+
+def plain_table(result: SuiteResult) -> str:
+    """The shares won by the genuine reply as a fixed-width text table (a missed threshold is marked '!')."""
+    shares, columns = result.shares(), (*result.objectives, UNIFORM)
+    missed = {(f.generator, f.objective) for f in result.failures() if f.criterion == "beats"}
+    lines = [f"{'generator':<18}" + "".join(f"{c:>13}" for c in columns)]
+    for g in result.generators:
+        lines.append(f"{g:<18}" + "".join(
+            f"{shares[g][c]:>12.2f}{'!' if (g, c) in missed else ' '}" for c in columns))
+    for objective, by_generator in result.copy_shares().items():
+        lines.append(f"no gain from copying ({objective}): "
+                     + ", ".join(f"{g} {s:.2f}" for g, s in by_generator.items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite on the chosen sets; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m morl_envs.robustness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="morl/Counsel-v0", help="registered environment id (its reward models)")
+    parser.add_argument("--set", dest="sets", choices=(*SETS, "both"), default="both", help="genuine set(s)")
+    parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--markdown", action="store_true", help="print the full markdown tables")
+    parser.add_argument("--check", action="store_true", help="exit with status 1 when a threshold is missed")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generators")
+    parser.add_argument("--data-dir", help="folder holding pair/pair.csv (default: $MORL_DATA_DIR)")
+    parser.add_argument("--device", help="where the reward models run (default: the GPU if any)")
+    parser.add_argument("--max-prompts", type=int, help="use only the first N prompts of each set (a quick look)")
+    args = parser.parse_args(argv)
+    if args.env not in morl_envs.ENV_IDS:
+        parser.error(f"--env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {args.env!r}."
+                     f"{did_you_mean(args.env, list(morl_envs.ENV_IDS))}")
+    if args.max_prompts is not None and args.max_prompts < 2:
+        parser.error(f"--max-prompts must be at least 2 (the mismatched generator pairs prompts); "
+                     f"got {args.max_prompts}")
+    names = SETS if args.sets == "both" else (args.sets,)
+    chosen: list[GenuineSet] = []
+    for name in names:
+        found = pair_set(args.data_dir) if name == "pair" else counsel_set()
+        if found is None:
+            print(f"skipping the counsel set: the written reflections ({COUNSEL_REFLECTIONS_FILE.name}) are absent",
+                  file=sys.stderr)
+        elif len(found.prompts) < 2:
+            print(f"skipping the {name} set: it has {len(found.prompts)} prompts with a genuine reply (need 2)",
+                  file=sys.stderr)
+        else:
+            chosen.append(found if args.max_prompts is None else GenuineSet(
+                found.name, found.prompt_ids[:args.max_prompts], found.prompts[:args.max_prompts],
+                found.genuine[:args.max_prompts], f"{found.source}, first {args.max_prompts}"))
+    env = gym.make(args.env, **({"device": args.device} if args.device else {})).unwrapped
+    scorers = dict(zip(env.objectives, env.reward_models))
+    record = {"env_id": args.env, "objectives": list(env.objectives), "seed": args.seed,
+              "reward_model_fingerprints": {m.name: m.fingerprint() for m in env.reward_models},
+              "thresholds": [t.__dict__ for t in THRESHOLDS], "sets": {}}
+    failed = False
+    for genuine_set in chosen:
+        start = time.perf_counter()
+        print(f"{genuine_set.name}: scoring {len(genuine_set.prompts)} prompts x 16 reply sets on "
+              f"{', '.join(env.objectives)} ...", file=sys.stderr, flush=True)
+        result = run_suite(scorers, list(genuine_set.prompts), list(genuine_set.genuine), seed=args.seed)
+        seconds = time.perf_counter() - start
+        failures = result.failures()
+        failed = failed or bool(failures)
+        record["sets"][genuine_set.name] = {
+            "source": genuine_set.source, "fingerprint": genuine_set.fingerprint,
+            "prompt_ids": list(genuine_set.prompt_ids), "seconds": round(seconds, 1),
+            # example replies only from the project's own texts: third-party text (PAIR) is never shipped
+            **result.to_dict(examples=3 if genuine_set.name == "counsel" else 0)}
+        print(f"\n## {args.env}, {genuine_set.name} set ({genuine_set.source}; {seconds:.0f} s)\n")
+        print(result.to_markdown() if args.markdown else plain_table(result))
+        print(f"\n{len(failures)} missed thresholds" + (":" if failures else ""))
+        for f in failures:
+            what = "no gain from copying" if f.criterion == "no_copy_gain" else "genuine wins"
+            print(f"  {f.generator:<18} {f.objective:<12} {what}: {f.share:.2f} < {f.threshold:.2f}")
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.out}", file=sys.stderr)
+    return 1 if args.check and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
