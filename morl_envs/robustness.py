@@ -11,14 +11,14 @@ Genuine replies (what every degenerate reply is compared with):
   (``morl_envs/data/counsel_reflections.json``); skipped with a message while that file is absent.
 
 Prints, per set, the share of prompts on which the genuine reply beats each generator (``--markdown``: the full
-markdown tables with mean scores) and every missed threshold of issue 12. The exit status is 0 (a report), or 1
+markdown tables with mean scores) and every missed threshold
+(``reward_models.robustness.THRESHOLDS``). The exit status is 0 (a report), or 1
 with ``--check`` when a threshold is missed.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import sys
@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import gymnasium as gym
-
-import morl_envs
+from morl_core.errors import DataNotFoundError, did_you_mean
+from morl_core.files import write_atomic
+from morl_core.pair_data import read_pair_rows
 from morl_envs.datasets import SPLITS, load_counsel, load_pair, resolve_data_dir
-from reward_models.base import did_you_mean
+from morl_envs.registry import env_ids, make
 from reward_models.robustness import THRESHOLDS, UNIFORM, SuiteResult, run_suite
 
 #: the project's written reflections of the Counsel statements: {"reflections": [{"prompt_id", "split", "text"}]}
@@ -61,11 +61,9 @@ def pair_set(data_dir: str | Path | None = None) -> GenuineSet:
     """PAIR's validation and test prompts with their first complex reflection (column hq1)."""
     folder = resolve_data_dir(data_dir)
     if folder is None:
-        raise FileNotFoundError("PAIR data not found: pass `data_dir` / --data-dir (the folder holding "
+        raise DataNotFoundError("PAIR data not found: pass `data_dir` / --data-dir (the folder holding "
                                 "pair/pair.csv) or set the MORL_DATA_DIR environment variable; neither is set")
-    prompt_set = load_pair(folder)
-    with open(folder / "pair" / "pair.csv", encoding="utf-8", newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
+    prompt_set, rows = load_pair(folder), read_pair_rows(folder)
     held = [p for split in HELD_OUT for p in prompt_set.split(split)]
     genuine = [rows[int(p.id.removeprefix("pair-"))][1].strip() for p in held]
     return GenuineSet("pair", tuple(p.id for p in held), tuple(p.text for p in held), tuple(genuine),
@@ -134,9 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", help="where the reward models run (default: the GPU if any)")
     parser.add_argument("--max-prompts", type=int, help="use only the first N prompts of each set (a quick look)")
     args = parser.parse_args(argv)
-    if args.env not in morl_envs.ENV_IDS:
-        parser.error(f"--env must be a registered id {sorted(morl_envs.ENV_IDS)}; got {args.env!r}."
-                     f"{did_you_mean(args.env, list(morl_envs.ENV_IDS))}")
+    if args.env not in env_ids("text"):
+        parser.error(f"--env must be a registered text environment id {env_ids('text')}; got {args.env!r}."
+                     f"{did_you_mean(args.env, env_ids('text'))}")
     if args.max_prompts is not None and args.max_prompts < 2:
         parser.error(f"--max-prompts must be at least 2 (the mismatched generator pairs prompts); "
                      f"got {args.max_prompts}")
@@ -154,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             chosen.append(found if args.max_prompts is None else GenuineSet(
                 found.name, found.prompt_ids[:args.max_prompts], found.prompts[:args.max_prompts],
                 found.genuine[:args.max_prompts], f"{found.source}, first {args.max_prompts}"))
-    env = gym.make(args.env, **({"device": args.device} if args.device else {})).unwrapped
+    env = make(args.env, **({"device": args.device} if args.device else {})).unwrapped
     scorers = dict(zip(env.objectives, env.reward_models))
     record = {"env_id": args.env, "objectives": list(env.objectives), "seed": args.seed,
               "reward_model_fingerprints": {m.name: m.fingerprint() for m in env.reward_models},
@@ -181,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {f.generator:<18} {f.objective:<12} {what}: {f.share:.2f} < {f.threshold:.2f}")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_atomic(args.out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.out}", file=sys.stderr)
     return 1 if args.check and failed else 0
 

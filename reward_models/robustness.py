@@ -38,7 +38,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reward_models.base import check_texts, did_you_mean
+from morl_core.errors import did_you_mean
+from morl_core.rewards import check_texts
 from reward_models.phrase_banks import EVAL_BANK, TRAIN_BANK, PhraseBank
 
 __all__ = ["ECHO_GENERATORS", "EVAL_BANK", "GENERATORS", "THRESHOLDS", "TRAIN_BANK", "UNIFORM", "Failure",
