@@ -6,12 +6,13 @@ sees the old file or the new one, never a partial one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["env_slug", "write_atomic"]
+__all__ = ["env_slug", "file_sha256", "write_atomic"]
 
 
 def env_slug(env_id: str) -> str:
@@ -39,3 +40,12 @@ def write_atomic(path: str | os.PathLike, text: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read in 1 MiB blocks (what fingerprints of weights are made of)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -20,8 +20,8 @@ import torch
 from huggingface_hub import snapshot_download
 
 from morl_core.device import default_device
+from morl_core.files import file_sha256
 from reward_models.base import RewardModel
-from reward_models.heads import file_sha256
 
 TRANSFORMS = ("clamp", "sigmoid")
 MAX_TOKENS = 512

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 
 from morl_core.assets import minilm_path
 from morl_core.device import default_device
-from reward_models.heads import file_sha256
+from morl_core.files import file_sha256
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs; longer inputs are truncated.
 
@@ -42,7 +43,7 @@ class SentenceEncoder:
         self.model = AutoModel.from_pretrained(self.path, dtype=dtype).to(device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[str | tuple[str, str], np.ndarray] = OrderedDict()  # texts and pairs
         self._identity: dict | None = None
 
     def identity(self) -> dict:
@@ -76,22 +77,28 @@ class SentenceEncoder:
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
         return torch.cat(chunks).cpu().numpy()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+    def _cached(self, keys: list, embed: Callable[[list], np.ndarray]) -> np.ndarray:
+        """Rows for ``keys`` from the cache, embedding each distinct missing key once with ``embed``."""
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
-            for text, row in zip(missing, self._embed(missing, None)):
-                self._cache[text] = row
-        out = np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-        for text in texts:
-            self._cache.move_to_end(text)
+            for key, row in zip(missing, embed(missing)):
+                self._cache[key] = row
+        out = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+        for key in keys:
+            self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return out
 
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
+        return self._cached(list(texts), lambda missing: self._embed(missing, None))
+
     def encode_pairs(self, first: list[str], second: list[str]) -> np.ndarray:
-        """Embeddings of (first, second) sequence pairs, shape (B, dim)."""
-        return self._embed(list(first), list(second))
+        """Embeddings of (first, second) sequence pairs, shape (B, dim); cached like :meth:`encode`, so the
+        reflection and empathy models scoring one batch encode each pair once."""
+        return self._cached(list(zip(first, second)),
+                            lambda missing: self._embed([a for a, _ in missing], [b for _, b in missing]))
 
 
 def shared_encoder(path: str | None = None, device: str | None = None) -> SentenceEncoder:

@@ -8,6 +8,15 @@ text, 0 means no better than random tokens, and the score falls strictly as perp
 ppl 50 -> 0.64, ppl 500 -> 0.43 for SmolLM2's V = 49,152). EMORL uses ``(50 - ppl) / 50`` under GPT-2, which is
 flat at 0 beyond ppl 50 and so cannot tell a clumsy reply from word salad; this map keeps the ordering everywhere.
 An empty reply scores 0. Default LM: SmolLM2-135M-Instruct (shipped offline, see ``morl_core.assets``).
+
+``FluencyModel(reply_only=True)`` is the candidate for the next version of the objective: the reply is scored on its
+own (after the beginning-of-sequence token only), so copying the client's words earns nothing over saying them
+unprompted, and the score is multiplied by ``1 - repeated_trigrams`` (the share of the reply's word trigrams that
+already occurred in it, ``reward_models.text_features``), which takes a loop of six identical sentences down to a
+sixth. Measured with the adversarial suite's held-out sets: the copy gain is gone, and repeated sentences and
+shuffled words lose to the genuine reply on every prompt; five feeling words in a list still beat the project's
+written reflections on 18% of the Counsel statements (on none of PAIR's), because predictability also rewards
+plain wording (docs/robustness.md).
 """
 
 from __future__ import annotations
@@ -20,8 +29,9 @@ import torch
 
 from morl_core.assets import smollm2_gguf_path, smollm2_path
 from morl_core.device import default_device
+from morl_core.files import file_sha256
 from reward_models.base import RewardModel
-from reward_models.heads import file_sha256
+from reward_models.text_features import repeated_trigrams
 
 MAX_PROMPT_TOKENS = 64  # prompts are truncated from the left (the end of the client's statement is kept)
 MAX_REPLY_TOKENS = 128  # replies are truncated from the right
@@ -34,7 +44,7 @@ class FluencyModel(RewardModel):
 
     name = "fluency"
 
-    def __init__(self, lm: str | Path | None = None, device: str | None = None) -> None:
+    def __init__(self, lm: str | Path | None = None, device: str | None = None, reply_only: bool = False) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer  # deliberately lazy: a heavy import
 
         self.lm_path = Path(lm) if lm else smollm2_path()
@@ -43,6 +53,7 @@ class FluencyModel(RewardModel):
         self.tokenizer = AutoTokenizer.from_pretrained(self.lm_path)
         self.model = AutoModelForCausalLM.from_pretrained(self.lm_path, dtype=dtype).to(self.device).eval()
         self.log_vocab = math.log(self.model.config.vocab_size)
+        self.reply_only = bool(reply_only)
         self._identity: dict | None = None
 
     def identity(self) -> dict:
@@ -55,6 +66,8 @@ class FluencyModel(RewardModel):
                 weights = sorted(self.lm_path.glob("*.safetensors")) or sorted(self.lm_path.glob("*.bin"))
             self._identity = {"lm_weights_sha256": [file_sha256(w) for w in weights], "formula": "1-nll/lnV",
                               "max_prompt_tokens": MAX_PROMPT_TOKENS, "max_reply_tokens": MAX_REPLY_TOKENS}
+            if self.reply_only:
+                self._identity.update(formula="(1-nll/lnV)*(1-repeated_trigrams), reply alone", max_prompt_tokens=0)
         return self._identity
 
     def _encode(self, prompts: list[str], responses: list[str]) -> list[tuple[list[int], int]]:
@@ -66,7 +79,8 @@ class FluencyModel(RewardModel):
         out = []
         for p, r in zip(prompt_ids, reply_ids):
             r = r[:MAX_REPLY_TOKENS]
-            out.append(([start] + p[-MAX_PROMPT_TOKENS:] + r, len(r)))  # never an empty prefix
+            context = [] if self.reply_only else p[-MAX_PROMPT_TOKENS:]
+            out.append(([start] + context + r, len(r)))  # never an empty prefix
         return out
 
     @torch.inference_mode()
@@ -103,4 +117,5 @@ class FluencyModel(RewardModel):
 
     def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:
         nll = self.mean_nll(prompts, responses)
-        return np.where(np.isnan(nll), 0.0, np.clip(1.0 - nll / self.log_vocab, 0.0, 1.0))
+        score = np.where(np.isnan(nll), 0.0, np.clip(1.0 - nll / self.log_vocab, 0.0, 1.0))
+        return score * (1.0 - repeated_trigrams(responses)) if self.reply_only else score

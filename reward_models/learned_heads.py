@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from morl_core.files import file_sha256
 from reward_models.base import RewardModel
 from reward_models.encoder import shared_encoder
-from reward_models.heads import WEIGHTS_DIR, file_sha256, load_heads, pair_features
+from reward_models.heads import WEIGHTS_DIR, load_heads, pair_features, reply_features
 
 
 class HeadRewardModel(RewardModel):
@@ -43,7 +44,13 @@ class HeadRewardModel(RewardModel):
 
     @torch.inference_mode()
     def _features(self, prompts: list[str], responses: list[str]) -> torch.Tensor:
-        return pair_features(self.encoder.encode(prompts), self.encoder.encode(responses)).to(self.encoder.device)
+        """The features the heads were trained on, as their weights file records: the pair-and-surface features
+        of :func:`~reward_models.heads.reply_features` (``"features": "bi+pair+surface"``), else the bi-encoder
+        features ``[u, v, u*v, |u-v|]`` of the shipped heads."""
+        if self.facts.get("features") == "bi+pair+surface":
+            return reply_features(self.encoder, prompts, responses)
+        u, v = self.encoder.encode(prompts), self.encoder.encode(responses)
+        return pair_features(u, v).to(self.encoder.device)
 
 
 class ReflectionModel(HeadRewardModel):

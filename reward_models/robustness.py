@@ -1,17 +1,18 @@
 """An adversarial reward suite: does a genuine reply beat the degenerate replies that game reward models?
 
-Issue 12: echoing the client's statement beats a genuine reflection on every objective of the v0 models. This
+Echoing the client's statement beat a genuine reflection on every objective of the first (v0) reward models. This
 module is the measuring instrument. For each prompt with a genuine reply (a written reflection), every generator in
 :data:`GENERATORS` builds one degenerate reply from the families that are known to fool text reward models
-(REFERENCE.md section 9): copying the input (``echo``, ``echo_pronouns``, ``opener_echo``, ``clause_echo``), stock
-phrases (``generic_sentence``, ``generic_question``), repetition (``repeated_sentence``), single superficial tokens
-(``keyword_stuffing``, ``one_word``, ``empty``), replies to something else (``off_topic``, ``mismatched``), broken word
-order (``shuffled``) and a genuine reply spoilt by a rude remark (``rude_appended``). ``advice_appended`` is reported
+(Ziegler et al., 2019; Singhal et al., 2023; "One Token to Fool LLM-as-a-Judge", 2025): copying the input
+(``echo``, ``echo_pronouns``, ``opener_echo``, ``clause_echo``), stock phrases (``generic_sentence``,
+``generic_question``), repetition (``repeated_sentence``), single superficial tokens (``keyword_stuffing``,
+``one_word``, ``empty``), replies to something else (``off_topic``, ``mismatched``), broken word order
+(``shuffled``) and a genuine reply spoilt by a rude remark (``rude_appended``). ``advice_appended`` is reported
 without a threshold: a reflection followed by advice is not necessarily a worse reply.
 
 :func:`run_suite` scores everything with one batched call per scorer and reports, per generator and objective, the
 share of prompts on which the genuine reply scores strictly higher ("wins"), also under the uniform weighting (the
-mean of the objectives). :data:`THRESHOLDS` holds the issue's pass criteria as data and
+mean of the objectives). :data:`THRESHOLDS` holds the pass criteria as data and
 :meth:`SuiteResult.failures` lists every one that is missed.
 
 Generators are pure string functions, deterministic given the seed; they use :data:`EVAL_BANK` by default, a phrase
@@ -315,7 +316,7 @@ def degenerate_replies(prompts: Sequence[str], genuine: Sequence[str], bank: Phr
 
 @dataclass(frozen=True)
 class Threshold:
-    """One pass criterion of issue 12."""
+    """One pass criterion of the suite."""
 
     #: the generator the genuine reply is compared with
     generator: str
@@ -339,8 +340,8 @@ class Failure(NamedTuple):
 
 
 _ALL_BUT_ADVICE = tuple(g for g in GENERATORS if g != "advice_appended")
-#: the pass criteria of issue 12. Conciseness (a length rule by design) and advice_appended have none. The issue
-#: states no number for "no gain from copying"; 95% is the fluency block's bar.
+#: the suite's pass criteria. Conciseness (a length rule by design) and advice_appended have none. The criteria
+#: set no number for "no gain from copying"; 95% is the fluency block's bar.
 THRESHOLDS: tuple[Threshold, ...] = (
     *(Threshold(g, UNIFORM, 0.95) for g in _ALL_BUT_ADVICE),
     *(Threshold(g, "reflection", 0.90) for g in _ALL_BUT_ADVICE),

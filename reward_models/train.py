@@ -12,7 +12,6 @@ the training part only, so the held-out figures in their metadata (and in the mo
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 from pathlib import Path
 
@@ -20,13 +19,12 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.encoder import shared_encoder
-from reward_models.heads import WEIGHTS_DIR, PairHead, file_sha256, pair_features, save_heads
+from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
+from reward_models.training_data import EPITOME_MECHANISMS, SEED, held_out_groups, read_epitome
 
-EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
-HELD_OUT_FRACTION = 0.2
-SEED = 0
 # Full-batch steps. Chosen once among {60, 100, 150, 300} (and with/without class weights) on the held-out split:
 # longer training overfits the 2.4k EPITOME pairs. Reflection: 120 steps (held-out accuracy flat from 100 to 200).
 EMPATHY_STEPS = 100
@@ -45,16 +43,12 @@ def read_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.ndar
     return prompts, responses, np.array(levels), np.array(groups)
 
 
-def held_out_groups(n_groups: int) -> np.ndarray:
-    """Sorted indices of the held-out groups: a seeded permutation's first 20%."""
-    order = np.random.default_rng(SEED).permutation(n_groups)
-    return np.sort(order[: int(round(HELD_OUT_FRACTION * n_groups))])
-
-
-def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.ndarray, keep: np.ndarray) -> float:
-    """Fraction of (complex reflection, non-reflection) pairs of the same prompt ranked in that order."""
+def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.ndarray,
+                          keep: np.ndarray | None = None) -> float:
+    """Fraction of (complex reflection, non-reflection) pairs of the same prompt ranked in that order, over the
+    groups of the rows ``keep`` selects (all of them by default)."""
     wins = total = 0
-    for group in np.unique(groups[keep]):
+    for group in np.unique(groups if keep is None else groups[keep]):
         rows = np.flatnonzero(groups == group)
         high, low = scores[rows[levels[rows] == 2]], scores[rows[levels[rows] == 0]]
         wins += int((high[:, None] > low[None, :]).sum())
@@ -99,21 +93,6 @@ def train_reflection(data_dir: Path) -> dict:
     return facts
 
 
-def read_epitome(data_dir: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:
-    """EPITOME pairs (seeker id, seeker post, response) with one level array per mechanism, aligned by pair id."""
-    levels: dict[str, dict[tuple[str, str], int]] = {}
-    texts: dict[tuple[str, str], tuple[str, str]] = {}
-    for mechanism in EPITOME_MECHANISMS:
-        with open(data_dir / "epitome" / f"{mechanism}-reddit.csv", encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                key = (row["sp_id"], row["rp_id"])
-                texts[key] = (row["seeker_post"], row["response_post"])
-                levels.setdefault(mechanism, {})[key] = int(row["level"])
-    keys = sorted(k for k in texts if all(k in levels[m] for m in EPITOME_MECHANISMS))
-    return ([k[0] for k in keys], [texts[k][0] for k in keys], [texts[k][1] for k in keys],
-            {m: np.array([levels[m][k] for k in keys]) for m in EPITOME_MECHANISMS})
-
-
 def train_empathy(data_dir: Path) -> dict:
     """Train one 3-level head per EPITOME mechanism and report held-out accuracy and Spearman per mechanism."""
     seekers, posts, replies, levels = read_epitome(data_dir)
@@ -146,9 +125,8 @@ def train_empathy(data_dir: Path) -> dict:
     return facts
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: retrain the chosen heads and print their held-out figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add ``--data-dir`` and ``--only`` to ``parser`` and parse ``argv``; a missing data folder is a usage error."""
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("MORL_DATA_DIR"),
                         help="folder holding pair/ and epitome/ (default: $MORL_DATA_DIR)")
     parser.add_argument("--only", choices=("reflection", "empathy"), default=None)
@@ -156,11 +134,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.data_dir is None or not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir must be a folder holding pair/ and epitome/ (or set MORL_DATA_DIR); "
                      f"got {args.data_dir!r}")
+    args.data_dir = Path(args.data_dir)
     torch.use_deterministic_algorithms(True)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: retrain the chosen heads and print their held-out figures."""
+    args = parse_arguments(argparse.ArgumentParser(description=__doc__,
+                                                   formatter_class=argparse.RawDescriptionHelpFormatter), argv)
     if args.only in (None, "reflection"):
-        print("reflection:", train_reflection(Path(args.data_dir)))
+        print("reflection:", train_reflection(args.data_dir))
     if args.only in (None, "empathy"):
-        print("empathy:", train_empathy(Path(args.data_dir)))
+        print("empathy:", train_empathy(args.data_dir))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""The training sets of the reflection and empathy heads: graded human replies plus hard negatives.
+
+Sources, all read from a path (third-party data is never copied into the package):
+
+- PAIR (Min et al., 2022), ``pair/pair.csv``: per prompt 2 complex reflections (level 2), 1 simple (1), 5
+  non-reflections (0). Its held-out prompts (:func:`held_out_groups`: a seeded fifth) never enter training; they are
+  the test split of ``morl/PAIR-v1`` and the PAIR set of the adversarial suite.
+- EPITOME (Sharma et al., 2020), ``epitome/*-reddit.csv``: 3-level labels of three empathy mechanisms; a fifth of
+  the seeker posts is held out.
+- The project's own 220 training statements with a written complex reflection (``reward_models/data/
+  counsel_train_pairs.json``, CC0). The validation and test statements and their reflections never enter training.
+- Hard negatives (:func:`hard_negatives`): the degenerate replies of the adversarial suite
+  (``reward_models.robustness``) built on the *training* prompts from the *training* phrase bank only, so the suite,
+  which uses held-out prompts and a disjoint phrase bank, measures generalisation rather than memorised phrases.
+
+Labels of the negatives: a reflection target of 0 (a copy, a stock phrase, a loop, a reply to another client or a
+reflection spoilt by a rude remark is not a complex reflection) and empathy level 0 on every mechanism. The written
+and PAIR complex reflections carry empathy labels on one mechanism only: level 2 of *interpretations*, EPITOME's
+"communicates an understanding of the seeker's feelings and experiences ... specific" (the other two mechanisms are
+left unlabelled, masked out of the loss).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from morl_core.pair_data import PAIR_LEVELS, read_pair_rows
+from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
+
+__all__ = ["COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set", "hard_negatives",
+           "held_out_groups", "read_counsel_pairs", "read_epitome", "reflection_set"]
+
+EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
+COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
+HELD_OUT_FRACTION = 0.2
+SEED = 0
+MASKED = -1  # an empathy label left out of the loss
+#: the suite's generators that make negatives ("advice_appended" has no threshold: a reflection plus advice is not
+#: necessarily a worse reply, so it is no negative either)
+NEGATIVE_GENERATORS = tuple(g for g in GENERATORS if g != "advice_appended")
+#: the generators whose replies are empathy negatives (the families the suite's empathy thresholds name, plus the
+#: other copies of the client's words)
+EMPATHY_NEGATIVES = ("echo", "echo_pronouns", "opener_echo", "one_word", "empty", "off_topic", "rude_appended",
+                     "mismatched")
+
+
+@dataclass
+class ReplySet:
+    """(prompt, reply) pairs with their targets: ``targets`` (n,) reflection in [0, 1], or (n, 3) empathy levels
+    (``MASKED`` where unlabelled); ``groups`` ties the replies to one prompt together (for ranking losses)."""
+
+    prompts: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    targets: list = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+    def add(self, prompts: list[str], replies: list[str], target: object, groups: list[int], kind: str) -> None:
+        """Append pairs that share one target and one kind."""
+        self.prompts += prompts
+        self.replies += replies
+        self.targets += [target] * len(prompts)
+        self.groups += groups
+        self.kinds += [kind] * len(prompts)
+
+
+def held_out_groups(n_groups: int) -> np.ndarray:
+    """Sorted indices of the held-out groups: a seeded permutation's first fifth."""
+    order = np.random.default_rng(SEED).permutation(n_groups)
+    return np.sort(order[: int(round(HELD_OUT_FRACTION * n_groups))])
+
+
+def read_counsel_pairs(path: Path = COUNSEL_TRAIN_FILE) -> tuple[list[str], list[str]]:
+    """The project's training statements and their written reflections."""
+    pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    return [p["prompt"] for p in pairs], [p["reflection"] for p in pairs]
+
+
+def hard_negatives(prompts: list[str], genuine: list[str], seed: int,
+                   generators: tuple[str, ...] = NEGATIVE_GENERATORS) -> dict[str, list[str]]:
+    """The suite's degenerate replies to ``prompts`` from the training phrase bank; the stock sentence and question
+    are drawn from the whole bank per prompt (the suite uses one fixed phrase for every prompt)."""
+    out = degenerate_replies(prompts, genuine, bank=TRAIN_BANK, seed=seed, generators=generators)
+    rng = random.Random(seed)
+    for name, pool in (("generic_sentence", TRAIN_BANK.generic_sentences),
+                       ("generic_question", TRAIN_BANK.generic_questions)):
+        if name in out:
+            out[name] = [rng.choice(pool) for _ in prompts]
+    return out
+
+
+def _pair_training_rows(data_dir: Path) -> tuple[list[list[str]], list[int]]:
+    rows = read_pair_rows(data_dir)
+    held = set(held_out_groups(len(rows)).tolist())
+    return rows, [i for i in range(len(rows)) if i not in held]
+
+
+def reflection_set(data_dir: Path) -> ReplySet:
+    """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
+    of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies)."""
+    data = ReplySet()
+    rows, train = _pair_training_rows(data_dir)
+    for i in train:
+        for column, level in enumerate(PAIR_LEVELS, start=1):
+            data.add([rows[i][0]], [rows[i][column].strip()], level / 2, [i], f"pair-level-{level}")
+    prompts = [rows[i][0] for i in train]
+    for seed, column in ((0, 1), (1, 2)):  # the negatives of each of the two complex reflections
+        for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed).items():
+            data.add(prompts, replies, 0.0, train, name)
+    counsel_prompts, written = read_counsel_pairs()
+    groups = [len(rows) + k for k in range(len(counsel_prompts))]
+    data.add(counsel_prompts, written, 1.0, groups, "counsel-written")
+    for seed in (0, 1):
+        for name, replies in hard_negatives(counsel_prompts, written, seed).items():
+            data.add(counsel_prompts, replies, 0.0, groups, name)
+    return data
+
+
+def read_epitome(data_dir: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:
+    """EPITOME pairs (seeker id, seeker post, response) with one level array per mechanism, aligned by pair id."""
+    levels: dict[str, dict[tuple[str, str], int]] = {}
+    texts: dict[tuple[str, str], tuple[str, str]] = {}
+    for mechanism in EPITOME_MECHANISMS:
+        with open(data_dir / "epitome" / f"{mechanism}-reddit.csv", encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                key = (row["sp_id"], row["rp_id"])
+                texts[key] = (row["seeker_post"], row["response_post"])
+                levels.setdefault(mechanism, {})[key] = int(row["level"])
+    keys = sorted(k for k in texts if all(k in levels[m] for m in EPITOME_MECHANISMS))
+    return ([k[0] for k in keys], [texts[k][0] for k in keys], [texts[k][1] for k in keys],
+            {m: np.array([levels[m][k] for k in keys]) for m in EPITOME_MECHANISMS})
+
+
+def epitome_held_out(seekers: list[str]) -> np.ndarray:
+    """Boolean mask (n,) of the EPITOME pairs whose seeker is held out (a seeded fifth of the seekers)."""
+    unique = sorted(set(seekers))
+    held = {unique[i] for i in held_out_groups(len(unique))}
+    return np.array([s in held for s in seekers])
+
+
+def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:
+    """EPITOME's training pairs with their three levels; hard negatives (level 0 everywhere) on a share of its
+    training posts and on every PAIR and Counsel training prompt; the PAIR and written complex reflections as
+    interpretations of level 2 (the other mechanisms masked)."""
+    data = ReplySet()
+    seekers, posts, replies, levels = read_epitome(data_dir)
+    train = np.flatnonzero(~epitome_held_out(seekers))
+    for i in train:
+        data.add([posts[i]], [replies[i]], [int(levels[m][i]) for m in EPITOME_MECHANISMS], [int(i)], "epitome")
+    rng = random.Random(SEED)
+    train_posts, train_replies = [posts[i] for i in train], [replies[i] for i in train]
+    for name, negatives in hard_negatives(train_posts, train_replies, SEED,
+                                          ("echo", "one_word", "empty", "off_topic", "rude_appended",
+                                           "mismatched")).items():
+        keep = [k for k in range(len(train)) if rng.random() < negative_share]
+        data.add([train_posts[k] for k in keep], [negatives[k] for k in keep], [0, 0, 0],
+                 [int(train[k]) for k in keep], name)
+    rows, pair_train = _pair_training_rows(data_dir)
+    counsel_prompts, written = read_counsel_pairs()
+    prompts = [rows[i][0] for i in pair_train] + counsel_prompts
+    genuine = [rows[i][1].strip() for i in pair_train] + written
+    groups = [-1 - k for k in range(len(prompts))]
+    data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
+    for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
+        data.add(prompts, negatives, [0, 0, 0], groups, name)
+    return data
