@@ -31,6 +31,7 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+import morl_envs
 from leaderboards.indicators import hypervolume
 from leaderboards.protocol import (
     PROTOCOLS,
@@ -84,12 +85,13 @@ def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 
     passes. ``env``: an environment of ``env_id`` built by the caller (left open), else one is built with
     ``env_kwargs``. ``claimed_metrics`` include IGD and MUL against the env's known fronts.
     """
-    check_agent(agent, ChoiceAgent)
+    interface = morl_envs.ENV_KINDS.get("choice").agent_interface  # ChoiceAgent
+    check_agent(agent, interface)
     seeds = _check_seeds(seeds)
     if isinstance(timing_repeats, bool) or not isinstance(timing_repeats, int) or timing_repeats < 1:
         raise ValueError(f"`timing_repeats` must be an int >= 1; got {timing_repeats!r}")
     if baseline is not None:
-        check_agent(baseline, ChoiceAgent)
+        check_agent(baseline, interface)
     with opened_env(env_id, env_kwargs, "choice", env) as env:
         base, spec = env.unwrapped, env.unwrapped.eval_spec
         observations = base.observations(spec.test_split)  # (n, D)

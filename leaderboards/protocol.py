@@ -178,7 +178,7 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
     ``env_id`` the caller built already (left open; e.g. the one an agent trained in), else one is built with
     ``env_kwargs`` and closed.
     """
-    check_agent(agent, Agent)
+    check_agent(agent, morl_envs.ENV_KINDS.get("text").agent_interface)
     seeds = _check_seeds(seeds)
     if max_prompts is not None and (isinstance(max_prompts, bool) or not isinstance(max_prompts, int)
                                     or max_prompts < 1):

@@ -16,7 +16,7 @@ morl_core.errors.MorlError: `colour` must be one of ['red']; got 'rad'. Did you 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from morl_core.errors import MorlError, did_you_mean, message
@@ -42,10 +42,6 @@ class Registry(Generic[T]):
                                f"{name!r} is already {self._entries[name]!r}")
         self._entries[name] = entry
         return entry
-
-    def decorator(self, name: str) -> Callable[[T], T]:
-        """``@registry.decorator(name)``: register the decorated class or function under ``name``."""
-        return lambda entry: self.register(name, entry)
 
     def get(self, name: object, field: str | None = None) -> T:
         """The entry called ``name``; a :class:`MorlError` naming ``field`` (default: the kind) and the known names

@@ -13,7 +13,7 @@ Every feature lies in [0, 1]:
 | ``copied_words`` | share of the reply's words that occur in the prompt |
 | ``copied_content`` | the same over content words (stop words left out) |
 | ``copied_bigrams`` | share of the reply's word bigrams that occur in the prompt |
-| ``longest_copy`` | longest run of consecutive words shared with the prompt, over the reply's length |
+| ``longest_copy`` | longest run of words shared with the prompt (first 128 reply words), over the reply's length |
 | ``longest_copy_prompt`` | the same run over the prompt's length (how much of the client is handed back) |
 | ``repeated_trigrams`` | share of the reply's word trigrams that occur earlier in the reply |
 | ``repeated_sentences`` | share of the reply's sentences that repeat an earlier one |
@@ -42,6 +42,7 @@ FEATURE_NAMES = ("copied_words", "copied_content", "copied_bigrams", "longest_co
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _LENGTH_SCALE = math.log(1 + 128)
+MAX_RUN_WORDS = 128  # words of a reply searched for the longest copied run (the prompt: twice as many)
 #: function words that copying them says nothing about (pronouns are left in: a reflection turns them round)
 STOP_WORDS = frozenset(
     "a an the and or but if so of to in on at for with from by as is are was were be been being am do does did "
@@ -85,7 +86,7 @@ def _pair_row(prompt: str, reply: str) -> list[float]:
     content = [w for w in words if w not in STOP_WORDS]
     bigrams = list(zip(words, words[1:]))
     prompt_bigrams = set(zip(source, source[1:]))
-    run = _longest_common_run(words, source)
+    run = _longest_common_run(words[:MAX_RUN_WORDS], source[:2 * MAX_RUN_WORDS])  # bounded: O(128 x 256)
     sentences = [s.strip().lower() for s in _SENTENCE_END.split(reply.strip()) if s.strip()]
     return [
         sum(w in vocabulary for w in words) / len(words),
