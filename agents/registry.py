@@ -11,11 +11,12 @@ policy scalarized by it), so a new scalarizer needs no entry here. The other age
 | ``rewarded-soups`` | multi-policy | one expert per objective, parameters interpolated |
 | ``default`` | single-policy | untrained: the default policy (text environments) |
 | ``random`` | single-policy | untrained: random candidate picks (choice environments) |
+| ``reference``, ``echo``, ``opener-echo``, ... | reference | untrained yardsticks (:mod:`agents.canaries`) |
 
 >>> agent_entry("pama").preferences, agent_entry("linear").preferences
 ('free', 'given')
 >>> agent_names(trained=False)
-('default', 'random')
+('default', 'reference', 'echo', 'opener-echo', 'generic-sentence', 'generic-question', 'random')
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.baselines import DefaultPolicyAgent, RandomChoiceAgent
+from agents.canaries import CANARIES, CannedAgent, reference_agent
 from agents.scalarizers import SCALARIZERS
 from morl_core.agent import BaseAgent
 from morl_core.errors import MorlError, did_you_mean
@@ -97,6 +99,11 @@ register_agent(AgentEntry("rewarded-soups", "multi-policy", "experts", aggregati
                           help="one linear expert per objective, parameters interpolated (Rewarded Soups)"))
 register_agent(AgentEntry("default", "single-policy", "untrained", build=lambda env: DefaultPolicyAgent(),
                           help="the untrained default policy (text environments)"))
+register_agent(AgentEntry("reference", "reference", "untrained", build=reference_agent,
+                          help="the written reflection of each test prompt: what a person writes (Counsel, PAIR)"))
+for _name, _reply in CANARIES.items():
+    register_agent(AgentEntry(_name, "reference", "untrained", build=lambda env, n=_name, r=_reply: CannedAgent(n, r),
+                              help=f"canary: a reward hack without a model ({_name})"))
 register_agent(AgentEntry("random", "single-policy", "untrained", kind="choice",
                           build=lambda env: RandomChoiceAgent(int(env.action_space.n)),
                           help="uniformly random candidate picks (choice environments)"))

@@ -1,6 +1,6 @@
 """RL-step benchmark: one k-SCST step split into generation, scoring and update; PAMA's weighting against MGDA's.
 
-    python benchmarks/rl_step.py [--env morl/Counsel-v0] [--prompts 16] [--k 3] [--max-new-tokens 48] [--repeats 1]
+    python benchmarks/rl_step.py [--env morl/Counsel-v1] [--prompts 16] [--k 3] [--max-new-tokens 48] [--repeats 1]
 
 At the default sizes (SmolLM2-135M-Instruct with LoRA r 8 on every linear layer, 16 prompts x k = 3 replies, 48 new
 tokens; REFERENCE.md section 3) it times, on the same rollout:
@@ -36,7 +36,7 @@ from agents.scalarizers import make_scalarizer
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="morl/Counsel-v0")
+    parser.add_argument("--env", default="morl/Counsel-v1")
     parser.add_argument("--model", default=None, help="policy LM (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--k", type=int, default=3)

@@ -29,6 +29,8 @@ __all__ = ["IDENTITY_COLUMNS", "table_columns", "board_columns", "has_known_fron
            "load_entries", "boarded_envs", "table", "env_families", "report"]
 
 #: (header, Row attribute) of the columns before the metrics
+#: the rank shown for a reference row (:mod:`agents.canaries`): a yardstick, not a competitor
+REFERENCE_RANK = "ref"
 IDENTITY_COLUMNS = (("rank", "rank"), ("agent", "agent"), ("family", "family"))
 
 
@@ -53,7 +55,7 @@ class Row:
     """One ranked entry. ``front``: the per-preference mean reward vectors averaged over seeds, shape (m, d);
     ``metrics``: the stored metrics, each also readable as an attribute (``row.hv_mean``; None where absent)."""
 
-    rank: int
+    rank: int | str  # REFERENCE_RANK for the reference family's rows, which take no place in the ranking
     agent: str
     family: str
     entry: str  # sha256[:12] of the submitted result
@@ -123,14 +125,21 @@ def _row(entry: dict, rank: int) -> Row:
 
 def table(env_id: str, board_dir: str | os.PathLike | None = None) -> list[Row]:
     """The ranked rows of ``env_id``: HV mean descending, ties broken by EUM, then agent name and entry hash.
-    Entries with equal HV mean share a rank (competition ranking: 1, 1, 3)."""
+    Entries with equal HV mean share a rank (competition ranking: 1, 1, 3). Rows of the reference family (what a
+    person writes, what a hack gets) stand where their HV puts them, marked :data:`REFERENCE_RANK`, and take no
+    place in the ranking."""
     entries = sorted(load_entries(env_id, board_dir),
                      key=lambda e: (-e["metrics"]["hv_mean"], -e["metrics"]["eum"], e["result"]["agent"]["name"],
                                     e["sha256"]))
     rows: list[Row] = []
-    for position, entry in enumerate(entries, start=1):
-        tied = rows and rows[-1].hv_mean == entry["metrics"]["hv_mean"]
-        rows.append(_row(entry, rows[-1].rank if tied else position))
+    ranked: list[Row] = []
+    for entry in entries:
+        if entry["result"]["agent"]["family"] == "reference":
+            rows.append(_row(entry, REFERENCE_RANK))
+            continue
+        tied = ranked and ranked[-1].hv_mean == entry["metrics"]["hv_mean"]
+        ranked.append(_row(entry, ranked[-1].rank if tied else len(ranked) + 1))
+        rows.append(ranked[-1])
     return rows
 
 

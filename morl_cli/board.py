@@ -1,7 +1,7 @@
 """The leaderboard's ``morl-bench`` sub-commands.
 
     morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
-    morl-bench evaluate --agent random --env morl/Counsel-Choice-v0 [--seeds 0 1 2] --out RESULT.json
+    morl-bench evaluate --agent random --env morl/Counsel-Choice-v1 [--seeds 0 1 2] --out RESULT.json
     morl-bench submit RESULT.json [--board-dir DIR]
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]

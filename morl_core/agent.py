@@ -22,8 +22,9 @@ import numpy as np
 
 __all__ = ["AGENT_NAME_RE", "FAMILIES", "Agent", "BaseAgent", "ChoiceAgent", "TrainingCosts", "check_agent"]
 
-#: the families of agents the board compares (Kong et al., 2025, arXiv 2509.21613)
-FAMILIES = ("single-policy", "multi-policy", "meta-policy")
+#: the families of agents the board compares (Kong et al., 2025, arXiv 2509.21613), and "reference": rows that are
+#: no agent but a yardstick (what a person writes, what a reward hack gets), marked as such on every board
+FAMILIES = ("single-policy", "multi-policy", "meta-policy", "reference")
 #: a board-safe agent name (it names the board entry's file)
 AGENT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

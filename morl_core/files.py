@@ -16,10 +16,10 @@ __all__ = ["env_slug", "file_sha256", "write_atomic"]
 
 
 def env_slug(env_id: str) -> str:
-    """The folder name of an environment's files: ``morl/Counsel-v0`` -> ``morl-Counsel-v0``.
+    """The folder name of an environment's files: ``morl/Counsel-v1`` -> ``morl-Counsel-v1``.
 
-    >>> env_slug("morl/Counsel-v0")
-    'morl-Counsel-v0'
+    >>> env_slug("morl/Counsel-v1")
+    'morl-Counsel-v1'
     """
     return re.sub(r"[^A-Za-z0-9._-]", "-", env_id)
 

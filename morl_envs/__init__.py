@@ -2,9 +2,9 @@
 
 >>> import gymnasium as gym, morl_envs
 >>> sorted(i for i in gym.registry if i.startswith("morl/"))[:3]
-['morl/Counsel-Choice-v0', 'morl/Counsel-EmpathyFluency-v0', 'morl/Counsel-FluencyConciseness-v0']
+['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1', 'morl/Counsel-FluencyConciseness-v1']
 >>> morl_envs.env_ids("choice")
-['morl/Counsel-Choice-v0', 'morl/PAIR-Choice-v0']
+['morl/Counsel-Choice-v1', 'morl/PAIR-Choice-v1']
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ __all__ = ["ENVS", "ENV_KINDS", "ChoiceEnv", "CounselEnv", "CounselVectorEnv", "
            "describe", "env_ids", "make", "preference_set", "register_env", "relationship_variants"]
 
 # Text environments: the agent writes the reply.
-register_env("morl/Counsel-v0", "text", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
-register_env("morl/PAIR-v0", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
-register_env("morl/Psych8k-v0", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
+register_env("morl/Counsel-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
+register_env("morl/PAIR-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
+register_env("morl/Psych8k-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
 # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
-register_env("morl/Counsel-FluencyConciseness-v0", "text", ("fluency", "conciseness"),
+register_env("morl/Counsel-FluencyConciseness-v1", "text", ("fluency", "conciseness"),
              {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.59
-register_env("morl/Counsel-EmpathyFluency-v0", "text", ("empathy", "fluency"),
+register_env("morl/Counsel-EmpathyFluency-v1", "text", ("empathy", "fluency"),
              {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.35
 # Choice environments: contextual bandits over fixed candidate replies, with known Pareto fronts (Box observations
 # and Discrete actions for classic MORL agents).
-register_env("morl/Counsel-Choice-v0", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
-register_env("morl/PAIR-Choice-v0", "choice", DEFAULT_OBJECTIVES, {"dataset": "pair"})
+register_env("morl/Counsel-Choice-v1", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
+register_env("morl/PAIR-Choice-v1", "choice", DEFAULT_OBJECTIVES, {"dataset": "pair"})

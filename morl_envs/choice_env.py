@@ -8,8 +8,8 @@ MiniLM embedding) and a Discrete action.
 
 Tables are :class:`CandidateTable` ``.npz`` files (``allow_pickle=False``):
 
-- ``morl/Counsel-Choice-v0``: ``morl_envs/data/counsel_choice.npz``, made by ``scripts/make_choice_data.py``.
-- ``morl/PAIR-Choice-v0``: PAIR's 8 human-written replies per prompt, read from ``data_dir`` / ``$MORL_DATA_DIR``
+- ``morl/Counsel-Choice-v1``: ``morl_envs/data/counsel_choice.npz``, made by ``scripts/make_choice_data.py``.
+- ``morl/PAIR-Choice-v1``: PAIR's 8 human-written replies per prompt, read from ``data_dir`` / ``$MORL_DATA_DIR``
   and scored once with the installed reward models; the table is cached in ``morl_core.assets.cache_dir()``
   under a key made of the data and model fingerprints.
 """
@@ -318,7 +318,7 @@ class ChoiceEnv(gym.Env):
     - PAIR: its human-written replies: 0-1 complex reflections, 2 a simple reflection, 3-7 non-reflections.
 
     ## Reward Space
-    ``Box(0, 1, (3,), float32)``, the reward models of ``morl/Counsel-v0`` applied to the chosen reply:
+    ``Box(0, 1, (3,), float32)``, the reward models of ``morl/Counsel-v1`` applied to the chosen reply:
     - reflection, [0, 1]: MiniLM embeddings + head trained on PAIR graded reflections.
     - empathy, [0, 1]: MiniLM embeddings + heads trained on EPITOME's three empathy mechanisms.
     - fluency, [0, 1]: 1 - NLL per reply token / ln(vocabulary) under SmolLM2-135M-Instruct.
@@ -342,6 +342,7 @@ class ChoiceEnv(gym.Env):
       the prompts whose known front :meth:`pareto_front` gives, the optimisation protocol of docs/choice_envs.md).
 
     ## Version History
+    - v1: the same candidates scored by the v1 reward models (see ``CounselEnv``); ``-v0`` ids are retired.
     - v0: initial release (Counsel table format 1: 330 prompts x 8 candidates).
     """
 

@@ -51,7 +51,7 @@ def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
         return found
     if not _warned_fallback:
         warnings.warn("Psych8k is not available (no psych8k/*.json under `data_dir` / MORL_DATA_DIR and not in the "
-                      "hub cache): morl/Psych8k-v0 runs on the Counsel prompts instead; its data fingerprint and "
+                      "hub cache): morl/Psych8k-v1 runs on the Counsel prompts instead; its data fingerprint and "
                       "eval spec say so", stacklevel=3)
         _warned_fallback = True
     return load_counsel()
@@ -109,6 +109,8 @@ class CounselEnv(gym.Env):
     - ``device``: where reward models run (default: the GPU if any, in bf16).
 
     ## Version History
+    - v1: the reward models that survive the adversarial suite (a cross-encoder for reflection and empathy,
+      fluency of the reply alone with penalties for loops and malformed text); ``-v0`` ids are retired.
     - v0: initial release.
     """
 
@@ -121,6 +123,7 @@ class CounselEnv(gym.Env):
                              f"got {render_mode!r}")
         self.render_mode = render_mode
         self.prompt_set, self.reward_models, self.objectives = load_task(dataset, objectives, data_dir, device)
+        self.data_dir = data_dir
         self.reward_dim = len(self.objectives)
         self.observation_space = NaturalText(MAX_PROMPT_CHARS)
         self.action_space = NaturalText(MAX_REPLY_CHARS, min_length=0)

@@ -12,15 +12,16 @@ An entry's facts (objectives, reference point, preference set, test split) are k
 environment or loading any reward model; the fingerprints of data and models need the built environment
 (``env.unwrapped.eval_spec``). :func:`make` is the one way the project builds an environment.
 
->>> describe("morl/Counsel-v0").preferences.shape
+>>> describe("morl/Counsel-v1").preferences.shape
 (15, 3)
->>> describe("morl/Counsel-Choice-v0").kind
+>>> describe("morl/Counsel-Choice-v1").kind
 'choice'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,6 +87,9 @@ class EnvEntry:
 ENVS: Registry[EnvEntry] = Registry("env_id")
 
 
+_VERSIONED = re.compile(r"^(.+)-v(\d+)$")
+
+
 def register_env(env_id: str, kind: str, objectives: tuple[str, ...], kwargs: dict[str, Any] | None = None,
                  relationship: str | None = None) -> EnvEntry:
     """Register ``env_id`` of ``kind`` with Gymnasium (constructor ``kwargs``) and in :data:`ENVS`. ``objectives``
@@ -98,10 +102,30 @@ def register_env(env_id: str, kind: str, objectives: tuple[str, ...], kwargs: di
     return entry
 
 
+def successor(env_id: str) -> str | None:
+    """The newest registered version of a retired id (``morl/Counsel-v0`` -> ``morl/Counsel-v1``), or None when
+    ``env_id`` is registered or no newer version of its name is.
+
+    >>> successor("morl/Counsel-v0"), successor("morl/Counsel-v1")
+    ('morl/Counsel-v1', None)
+    """
+    match = _VERSIONED.match(env_id) if isinstance(env_id, str) else None
+    if match is None or env_id in ENVS:
+        return None
+    newer = [(int(m.group(2)), i) for i in ENVS.names() if (m := _VERSIONED.match(i)) and m.group(1) == match.group(1)
+             and int(m.group(2)) > int(match.group(2))]
+    return max(newer)[1] if newer else None
+
+
 def describe(env_id: str, kind: str | None = None, **env_kwargs: Any) -> EnvEntry:
     """The registry entry of ``env_id`` (no model is loaded), as ``make(env_id, **env_kwargs)`` would build it (an
     ``objectives`` override changes the objectives and so the preference set); with ``kind``, an id of another
-    kind is refused with a message naming its kind."""
+    kind is refused with a message naming its kind. A retired version is refused with a message naming the id that
+    replaces it (Gymnasium's ``gym.make`` does the same with its ``DeprecatedEnv``)."""
+    newer = successor(env_id)
+    if newer is not None:
+        raise MorlError.of("env_id", f"must be a current environment id; this version is retired, use {newer!r} "
+                           f"(its reward models replace ones that copying and stock phrases could game)", env_id)
     entry = ENVS.get(env_id, "env_id")
     if kind is not None and entry.kind != kind:
         raise MorlError.of("env_id", f"must be a registered {kind} environment id {env_ids(kind)}", env_id,

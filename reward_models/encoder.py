@@ -1,9 +1,9 @@
-"""A shared sentence encoder (all-MiniLM-L6-v2 by default) used by the learned reward heads.
+"""A shared sentence encoder (all-MiniLM-L6-v2 by default): single-text embeddings for the heads that read them.
 
-The reflection and empathy scorers both embed texts with the same frozen encoder and put a small trained head on
-top, so the encoder is loaded once per (path, device) and shared. Embeddings are mean-pooled over tokens and
-L2-normalised, exactly as sentence-transformers does for this model, so that the heads trained by
-``reward_models.train`` see the same features at run time.
+The fluency objective's well-formedness head reads the reply's embedding, the choice environments and the gate
+read the prompt's, so the encoder is loaded once per (path, device) and shared, with a cache of recent texts.
+Embeddings are mean-pooled over tokens and L2-normalised, exactly as sentence-transformers does for this model, so
+that heads trained by ``reward_models.train`` see the same features at run time.
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ class SentenceEncoder:
     """Batched mean-pooled, L2-normalised sentence embeddings from a transformers encoder folder.
 
     On GPU the encoder runs in bf16; on CPU in float32. ``encode`` returns float32 NumPy of shape (B, dim).
-    ``encode_pairs`` feeds (a, b) as one sequence pair, so attention crosses between the two texts
-    (a cross-encoder view), which the reflection head uses to see whether the reply restates the prompt.
     """
 
     def __init__(self, path: str | Path, device: torch.device, batch_size: int = 64,
@@ -43,7 +41,7 @@ class SentenceEncoder:
         self.model = AutoModel.from_pretrained(self.path, dtype=dtype).to(device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str | tuple[str, str], np.ndarray] = OrderedDict()  # texts and pairs
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._identity: dict | None = None
 
     def identity(self) -> dict:
@@ -59,8 +57,8 @@ class SentenceEncoder:
         self._cache.clear()
 
     @torch.inference_mode()
-    def _embed(self, texts: list[str], pairs: list[str] | None) -> np.ndarray:
-        """Embeddings of ``texts`` (with ``pairs``: of the sequence pairs), ``batch_size`` texts per forward. The
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts``, ``batch_size`` texts per forward. The
         chunks' embeddings stay on the device until the end, so on a GPU the host tokenises chunk i + 1 while the
         device still computes chunk i (one synchronisation per call, not per chunk)."""
         if not texts:
@@ -68,8 +66,7 @@ class SentenceEncoder:
         chunks = []
         for start in range(0, len(texts), self.batch_size):
             stop = start + self.batch_size
-            second = None if pairs is None else pairs[start:stop]
-            batch = self.tokenizer(texts[start:stop], second, padding=True, truncation=True,
+            batch = self.tokenizer(texts[start:stop], padding=True, truncation=True,
                                    max_length=MAX_TOKENS, return_tensors="pt").to(self.device, non_blocking=True)
             hidden = self.model(**batch).last_hidden_state.float()  # (b, T, dim)
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (b, T, 1)
@@ -92,13 +89,7 @@ class SentenceEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
-        return self._cached(list(texts), lambda missing: self._embed(missing, None))
-
-    def encode_pairs(self, first: list[str], second: list[str]) -> np.ndarray:
-        """Embeddings of (first, second) sequence pairs, shape (B, dim); cached like :meth:`encode`, so the
-        reflection and empathy models scoring one batch encode each pair once."""
-        return self._cached(list(zip(first, second)),
-                            lambda missing: self._embed([a for a, _ in missing], [b for _, b in missing]))
+        return self._cached(list(texts), self._embed)
 
 
 def shared_encoder(path: str | None = None, device: str | None = None) -> SentenceEncoder:

@@ -1,17 +1,10 @@
-"""Small trained heads on frozen encoder features: the learned part of the reflection and empathy models.
+"""Small trained heads: ``Linear(in, hidden) - ELU - Dropout - Linear(hidden, out)``, the shape of EMORL's
+reflection head, stored as safetensors files inside the package with their training facts in the metadata.
 
-A head sees, for a (prompt, reply) pair (:func:`reply_features`, 1,930 numbers with the shipped MiniLM):
-
-- ``[u, v, u * v, |u - v|]``: the bi-encoder pair features of the prompt embedding ``u`` and the reply embedding
-  ``v`` (InferSent / Sentence-BERT);
-- ``w``: the embedding of prompt and reply read together as one sequence pair, so that attention crosses between
-  them (a frozen cross-encoder view: a reply that hands the client's words back reads differently from one that
-  restates their meaning);
-- the ten surface features of :mod:`reward_models.text_features` (copying, repetition, length, questions);
-
-and outputs logits through ``Linear(in, hidden) - ELU - Dropout - Linear(hidden, out)``, the shape of EMORL's
-reflection head. Heads are stored as safetensors files inside the package, with their training facts in the file's
-metadata.
+The cross-encoder branches put them on their pooled state (:mod:`reward_models.cross_encoder`); the fluency
+objective's well-formedness head reads a sentence embedding (:mod:`reward_models.well_formed`).
+:func:`pair_features` is the bi-encoder view of a (prompt, reply) pair, ``[u, v, u*v, |u-v|]``
+(InferSent / Sentence-BERT).
 """
 
 from __future__ import annotations
@@ -25,9 +18,6 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from reward_models.encoder import SentenceEncoder
-from reward_models.text_features import copy_features
-
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
@@ -36,17 +26,6 @@ def pair_features(u: np.ndarray | torch.Tensor, v: np.ndarray | torch.Tensor) ->
     u = torch.as_tensor(u, dtype=torch.float32)
     v = torch.as_tensor(v, dtype=torch.float32)
     return torch.cat([u, v, u * v, (u - v).abs()], dim=-1)
-
-
-def reply_features(encoder: SentenceEncoder, prompts: list[str], replies: list[str]) -> torch.Tensor:
-    """The features every head reads (see the module docstring), shape (B, 5 * dim + 10), on the encoder's device.
-
-    One batched call per encoder view: prompts and replies are embedded singly (cached, so scoring k replies to one
-    prompt embeds it once) and as pairs."""
-    u, v = encoder.encode(prompts), encoder.encode(replies)  # (B, dim) each
-    w = encoder.encode_pairs(prompts, replies)  # (B, dim)
-    surface = copy_features(prompts, replies)  # (B, 10)
-    return torch.cat([pair_features(u, v), torch.as_tensor(w), torch.as_tensor(surface)], dim=-1).to(encoder.device)
 
 
 class PairHead(nn.Module):

@@ -21,8 +21,8 @@ __all__ = ["REWARD_MODELS", "available", "load", "reload"]
 
 #: built-in name -> "module:Class" of its scorer, imported on first use (``import reward_models`` stays light)
 REWARD_MODELS: Registry[str] = Registry("reward model")
-REWARD_MODELS.register("reflection", "reward_models.learned_heads:ReflectionModel")
-REWARD_MODELS.register("empathy", "reward_models.learned_heads:EmpathyModel")
+REWARD_MODELS.register("reflection", "reward_models.reflection:ReflectionModel")
+REWARD_MODELS.register("empathy", "reward_models.empathy:EmpathyModel")
 REWARD_MODELS.register("fluency", "reward_models.fluency:FluencyModel")
 REWARD_MODELS.register("conciseness", "reward_models.conciseness:ConcisenessModel")
 _LOADED: dict[tuple, RewardModel] = {}

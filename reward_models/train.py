@@ -1,18 +1,30 @@
-"""Retrain the shipped reward heads from the third-party data, reproducibly.
+"""Retrain the shipped reward models from the third-party data, reproducibly, on the CPU.
 
-    python -m reward_models.train --data-dir ../shared/data
+    python -m reward_models.train --data-dir ../shared/data [--only reflection|empathy|fluency] [--out DIR]
 
-reads PAIR (``pair/pair.csv``) and EPITOME (``epitome/*-reddit.csv``) from ``--data-dir`` (or ``$MORL_DATA_DIR``),
-embeds every text once with the shipped MiniLM encoder, trains the heads of :mod:`reward_models.heads` full-batch
-with fixed seeds, evaluates them on held-out groups (PAIR: 20% of the prompts; EPITOME: 20% of the seeker posts)
-and writes ``reward_models/weights/{reflection,empathy}.safetensors``. The shipped heads are the ones trained on
-the training part only, so the held-out figures in their metadata (and in the model cards) describe them honestly.
+reads PAIR (``pair/pair.csv``) and EPITOME (``epitome/*-reddit.csv``) from ``--data-dir`` (or ``$MORL_DATA_DIR``)
+plus the project's written reflections of its training statements, builds the training sets of
+:mod:`reward_models.training_data` (graded human replies and the adversarial suite's degenerate replies to
+*training* prompts from the *training* phrase bank), and writes into ``--out`` (default: the package's weights):
+
+- ``reflection.safetensors``: a cross-encoder branch (:mod:`reward_models.cross_encoder`) with one logit, trained
+  with binary cross-entropy on level / 2 (negatives 0) and a pairwise ranking loss: within each prompt, PAIR's
+  levels in order, and each genuine reflection above every family of negatives (one loss term per family, so the
+  rare families weigh as much as the common ones);
+- ``empathy.safetensors``: a branch with one 3-level head per EPITOME mechanism (masked cross-entropy) and a
+  ranking loss putting each genuine reply above its negatives on the mean expected level;
+- ``well_formed.safetensors``: the fluency objective's well-formedness head (:mod:`reward_models.well_formed`).
+
+Held-out figures (PAIR: a seeded fifth of the prompts; EPITOME: a fifth of the seeker posts; neither ever trains)
+go into each file's metadata and onto the model cards. About 45 minutes on two CPU cores; seeded, so a rerun on
+the same machine writes the same weights.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,26 +33,32 @@ from scipy.stats import spearmanr
 
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
+from reward_models.branch_training import fine_tune, ranking_loss, trunk_states
+from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
+from reward_models.empathy import expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
-from reward_models.training_data import EPITOME_MECHANISMS, SEED, held_out_groups, read_epitome
+from reward_models.robustness import TRAIN_BANK
+from reward_models.training_data import (
+    COUNSEL_TRAIN_FILE,
+    EPITOME_MECHANISMS,
+    MASKED,
+    SEED,
+    empathy_set,
+    epitome_held_out,
+    held_out_groups,
+    read_counsel_pairs,
+    read_epitome,
+    reflection_set,
+    training_replies,
+)
+from reward_models.well_formed import malformed
 
-# Full-batch steps. Chosen once among {60, 100, 150, 300} (and with/without class weights) on the held-out split:
-# longer training overfits the 2.4k EPITOME pairs. Reflection: 120 steps (held-out accuracy flat from 100 to 200).
-EMPATHY_STEPS = 100
-
-
-def read_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """PAIR as flat (prompt, response, level, prompt index) rows."""
-    rows = read_pair_rows(data_dir)
-    prompts, responses, levels, groups = [], [], [], []
-    for group, row in enumerate(rows):
-        for column, level in enumerate(PAIR_LEVELS, start=1):
-            prompts.append(row[0])
-            responses.append(row[column])
-            levels.append(level)
-            groups.append(group)
-    return prompts, responses, np.array(levels), np.array(groups)
+# Chosen once on the held-out PAIR ranking and EPITOME accuracy (never on the adversarial suite's prompts or phrases)
+REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.0, 0.3
+EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 1.0
+HIDDEN = 256
+FORM_STEPS = 300
 
 
 def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.ndarray,
@@ -56,97 +74,177 @@ def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.nda
     return wins / total
 
 
-def fit(head: PairHead, features: torch.Tensor, loss_fn, steps: int, lr: float = 1e-3) -> PairHead:
-    """Full-batch AdamW training with a fixed seed; returns the head in eval mode."""
-    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-2)
-    head.train()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss_fn(head(features)).backward()
-        optimizer.step()
-    return head.eval()
+def bi_features(prompts: list[str], replies: list[str]) -> torch.Tensor:
+    """The bi-encoder view ``[u, v, u*v, |u-v|]`` of every pair (shared MiniLM on the CPU), in chunks."""
+    encoder = shared_encoder(device="cpu")
+    return torch.cat([pair_features(encoder.encode(prompts[k:k + 512]), encoder.encode(replies[k:k + 512]))
+                      for k in range(0, len(prompts), 512)])
 
 
-def train_reflection(data_dir: Path) -> dict:
-    """Train the reflection head on PAIR (target level / 2, binary cross-entropy) and report held-out ranking."""
-    prompts, responses, levels, groups = read_pair(data_dir)
-    encoder = shared_encoder()
-    features = pair_features(encoder.encode(prompts), encoder.encode(responses))
-    held = np.isin(groups, held_out_groups(int(groups.max()) + 1))
-    target = torch.tensor(levels / 2.0, dtype=torch.float32)
-    train = torch.tensor(~held)
-    torch.manual_seed(SEED)
-    head = PairHead(features.shape[1], 256, 1)
-    fit(head, features[train], lambda logits: torch.nn.functional.binary_cross_entropy_with_logits(
-        logits.squeeze(-1), target[train]), steps=120)
-    with torch.no_grad():
-        scores = torch.sigmoid(head(features)).squeeze(-1).numpy()
+@torch.inference_mode()
+def branch_logits(trunk: CrossTrunk, branch: torch.nn.Module, prompts: list[str], replies: list[str],
+                  extra: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The branch's logits for held-out pairs (scored as at run time, in chunks)."""
+    outs = []
+    for start in range(0, len(prompts), 64):
+        batch = trunk.tokenize(prompts[start:start + 64], replies[start:start + 64])
+        outs.append(branch(trunk.run(batch), batch["attention_mask"],
+                           None if extra is None else extra[start:start + 64]))
+    return {name: torch.cat([o[name] for o in outs]).float() for name in outs[0]}
+
+
+def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    rows = read_pair_rows(data_dir)
+    prompts, replies, levels, groups = [], [], [], []
+    for i in held_out_groups(len(rows)):
+        for column, level in enumerate(PAIR_LEVELS, start=1):
+            prompts.append(rows[i][0])
+            replies.append(rows[i][column].strip())
+            levels.append(level)
+            groups.append(int(i))
+    return prompts, replies, np.array(levels), np.array(groups)
+
+
+def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
+    """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking."""
+    data, trunk = reflection_set(data_dir), shared_trunk(device="cpu")
+    log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
+    states = trunk_states(trunk, data.prompts, data.replies)
+    extra = bi_features(data.prompts, data.replies)
+    targets = torch.tensor(data.targets, dtype=torch.float32)
+    groups, kinds = np.asarray(data.groups), np.asarray(data.kinds)
+    graded = torch.as_tensor(np.char.startswith(kinds.astype(str), "pair-level") | (kinds == "counsel-written"))
+    family = torch.as_tensor(np.unique(kinds, return_inverse=True)[1])
+
+    def loss(logits: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
+        z, y, level_rows = logits["reflection"].squeeze(-1), targets[rows], graded[rows]
+        weight = torch.where(level_rows, 1.0, NEGATIVE_BCE_WEIGHT)
+        bce = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * weight).sum()
+        g = torch.as_tensor(groups[rows])
+        better = (g[:, None] == g[None, :]) & (y[:, None] > y[None, :])
+        terms = [ranking_loss(z, better & level_rows[:, None] & level_rows[None, :])]
+        fam = family[rows]
+        for f in torch.unique(fam[~level_rows]):
+            terms.append(ranking_loss(z, better & (y[:, None] == 1.0) & level_rows[:, None] & (fam[None, :] == f)))
+        terms = [t for t in terms if torch.isfinite(t)]
+        return bce / weight.sum() + RANK_WEIGHT * torch.stack(terms).mean()
+
+    branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
+    fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra)
+    prompts, replies, levels, held_groups = _held_out_pair(data_dir)
+    logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
+    scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
     facts = {
-        "data": "PAIR (pair/pair.csv)", "data_sha256": file_sha256(pair_csv(data_dir)),
-        "held_out_prompts": held_out_groups(int(groups.max()) + 1).tolist(),
-        "held_out_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, groups, held), 4),
-        "train_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, groups, ~held), 4),
-        "held_out_spearman": round(float(spearmanr(scores[held], levels[held]).statistic), 4),
-        "seed": SEED, "steps": 120,
+        "data": "PAIR (pair/pair.csv), the project's written reflections, hard negatives (training phrase bank)",
+        "data_sha256": file_sha256(pair_csv(data_dir)), "counsel_sha256": file_sha256(COUNSEL_TRAIN_FILE),
+        "held_out_prompts": held_out_groups(len(read_pair_rows(data_dir))).tolist(),
+        "held_out_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, held_groups), 4),
+        "held_out_spearman": round(float(spearmanr(scores, levels).statistic), 4),
+        "train_pairs": len(data.prompts), "seed": SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
+        "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
+        "inputs": "cross+bi",
     }
-    save_heads(WEIGHTS_DIR / "reflection.safetensors", {"reflection": head}, facts)
+    save_branch(out / "reflection.safetensors", branch, facts)
     return facts
 
 
-def train_empathy(data_dir: Path) -> dict:
-    """Train one 3-level head per EPITOME mechanism and report held-out accuracy and Spearman per mechanism."""
+def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
+    """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
+    above their negatives) and report held-out accuracy and Spearman per mechanism."""
+    data, trunk = empathy_set(data_dir), shared_trunk(device="cpu")
+    log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
+    states = trunk_states(trunk, data.prompts, data.replies)
+    targets, groups = torch.tensor(data.targets), np.asarray(data.groups)
+    genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
+    labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
+
+    def loss(logits: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
+        y, total = targets[rows], torch.zeros(())
+        for k, mechanism in enumerate(EPITOME_MECHANISMS):
+            keep = y[:, k] != MASKED
+            if keep.any():
+                total = total + torch.nn.functional.cross_entropy(logits[mechanism][keep], y[keep, k])
+        g, order = torch.as_tensor(groups[rows]), labelled[rows]
+        better = (g[:, None] == g[None, :]) & (order[:, None] > order[None, :]) & genuine[rows][:, None]
+        if better.any():
+            total = total + EMPATHY_RANK_WEIGHT * ranking_loss(4.0 * expected_levels(logits).mean(-1), better)
+        return total
+
+    extra = bi_features(data.prompts, data.replies)
+    heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
+    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra)
     seekers, posts, replies, levels = read_epitome(data_dir)
-    encoder = shared_encoder()
-    features = pair_features(encoder.encode(posts), encoder.encode(replies))
-    unique_seekers = sorted(set(seekers))
-    held_ids = {unique_seekers[i] for i in held_out_groups(len(unique_seekers))}
-    held = np.array([s in held_ids for s in seekers])
-    train = torch.tensor(~held)
-    heads, facts = {}, {"data": "EPITOME Reddit (epitome/*-reddit.csv)", "seed": SEED, "steps": EMPATHY_STEPS,
-                        "held_out_pairs": int(held.sum()), "train_pairs": int((~held).sum())}
+    held = np.flatnonzero(epitome_held_out(seekers))
+    held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
+    logits = branch_logits(trunk, branch, held_posts, held_replies, bi_features(held_posts, held_replies))
+    facts = {"data": "EPITOME Reddit (epitome/*-reddit.csv), the project's written reflections, hard negatives "
+                     "(training phrase bank)", "seed": SEED, "epochs": EMPATHY_EPOCHS, "lr": EMPATHY_LR,
+             "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
+             "trunk": trunk.identity(), "inputs": "cross+bi"}
     for mechanism in EPITOME_MECHANISMS:
-        y = torch.tensor(levels[mechanism])
-        torch.manual_seed(SEED)
-        head = PairHead(features.shape[1], 256, 3)
-        fit(head, features[train], lambda logits, y=y: torch.nn.functional.cross_entropy(logits, y[train]),
-            steps=EMPATHY_STEPS)
-        with torch.no_grad():
-            probs = torch.softmax(head(features), dim=-1).numpy()
-        expected = probs @ np.array([0.0, 0.5, 1.0])
-        truth = levels[mechanism]
+        probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {
-            "held_out_accuracy": round(float((probs[held].argmax(1) == truth[held]).mean()), 4),
-            "majority_baseline": round(float((truth[held] == np.bincount(truth[~held]).argmax()).mean()), 4),
-            "held_out_spearman": round(float(spearmanr(expected[held], truth[held]).statistic), 4),
+            "held_out_accuracy": round(float((probs.argmax(1) == truth).mean()), 4),
+            "held_out_spearman": round(float(spearmanr(probs @ np.array([0.0, 0.5, 1.0]), truth).statistic), 4),
             "data_sha256": file_sha256(data_dir / "epitome" / f"{mechanism}-reddit.csv"),
         }
-        heads[mechanism] = head
-    save_heads(WEIGHTS_DIR / "empathy.safetensors", heads, facts)
+    save_branch(out / "empathy.safetensors", branch, facts)
+    return facts
+
+
+def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
+    """Train the well-formedness head: human training replies (1) against as many malformed texts made from them
+    with the training phrase bank (0), full-batch on their MiniLM embeddings."""
+    human = training_replies(data_dir) + read_counsel_pairs()[1]
+    bad = malformed(human, TRAIN_BANK.emotion_keywords, SEED)
+    encoder = shared_encoder(device="cpu")
+    log(f"fluency: well-formedness head on {len(human)} human and {len(bad)} malformed texts")
+    x = torch.as_tensor(np.concatenate([encoder.encode(human[k:k + 256]) for k in range(0, len(human), 256)]
+                                       + [encoder.encode(bad[k:k + 256]) for k in range(0, len(bad), 256)]))
+    y = torch.cat([torch.ones(len(human)), torch.zeros(len(bad))])
+    torch.manual_seed(SEED)
+    head = PairHead(x.shape[1], 128, 1)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-2)
+    head.train()
+    for _ in range(FORM_STEPS):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y)
+        loss.backward()
+        optimizer.step()
+    head.eval()
+    facts = {"data": "training replies of PAIR and EPITOME, the project's written training reflections; malformed "
+                     "versions of them (training phrase bank)", "human": len(human), "malformed": len(bad),
+             "steps": FORM_STEPS, "seed": SEED, "train_loss": round(float(loss), 4),
+             "encoder": encoder.identity()}
+    save_heads(out / "well_formed.safetensors", {"well_formed": head}, facts)
     return facts
 
 
 def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Add ``--data-dir`` and ``--only`` to ``parser`` and parse ``argv``; a missing data folder is a usage error."""
+    """Add ``--data-dir``, ``--only`` and ``--out`` to ``parser`` and parse ``argv``; a missing data folder is a
+    usage error."""
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("MORL_DATA_DIR"),
                         help="folder holding pair/ and epitome/ (default: $MORL_DATA_DIR)")
-    parser.add_argument("--only", choices=("reflection", "empathy"), default=None)
+    parser.add_argument("--only", choices=("reflection", "empathy", "fluency"), default=None)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for the weights (default: shipped)")
     args = parser.parse_args(argv)
     if args.data_dir is None or not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir must be a folder holding pair/ and epitome/ (or set MORL_DATA_DIR); "
                      f"got {args.data_dir!r}")
     args.data_dir = Path(args.data_dir)
-    torch.use_deterministic_algorithms(True)
+    args.out.mkdir(parents=True, exist_ok=True)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: retrain the chosen heads and print their held-out figures."""
+    """Command line: retrain the chosen models and print their held-out figures."""
     args = parse_arguments(argparse.ArgumentParser(description=__doc__,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter), argv)
-    if args.only in (None, "reflection"):
-        print("reflection:", train_reflection(args.data_dir))
-    if args.only in (None, "empathy"):
-        print("empathy:", train_empathy(args.data_dir))
+    started = time.monotonic()
+    for name, train in (("fluency", train_fluency), ("reflection", train_reflection), ("empathy", train_empathy)):
+        if args.only in (None, name):
+            facts = train(args.data_dir, args.out, log=lambda line: print(line, flush=True))
+            print(f"{name}: {facts} ({time.monotonic() - started:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,13 +34,16 @@ from morl_core.pair_data import PAIR_LEVELS, read_pair_rows
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
 
 __all__ = ["COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set", "hard_negatives",
-           "held_out_groups", "read_counsel_pairs", "read_epitome", "reflection_set"]
+           "held_out_groups", "read_counsel_pairs", "read_epitome", "reflection_set", "training_replies"]
 
 EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
 HELD_OUT_FRACTION = 0.2
 SEED = 0
 MASKED = -1  # an empathy label left out of the loss
+#: reflection negatives written for another prompt, per genuine reply, on top of the suite generator's one: telling
+#: a reflection of this client from one of another client is the hardest family, so it gets the most examples
+EXTRA_MISMATCHED = 6
 #: the suite's generators that make negatives ("advice_appended" has no threshold: a reflection plus advice is not
 #: necessarily a worse reply, so it is no negative either)
 NEGATIVE_GENERATORS = tuple(g for g in GENERATORS if g != "advice_appended")
@@ -119,7 +122,20 @@ def reflection_set(data_dir: Path) -> ReplySet:
     for seed in (0, 1):
         for name, replies in hard_negatives(counsel_prompts, written, seed).items():
             data.add(counsel_prompts, replies, 0.0, groups, name)
+    add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1)
     return data
+
+
+def add_mismatched(data: ReplySet, genuine_kinds: tuple[str, ...], per_reply: int, seed: int,
+                   target: object = 0.0) -> None:
+    """Append ``per_reply`` more "mismatched" negatives (``target``) for every reply of ``genuine_kinds``: genuine
+    replies of other prompts drawn at random (the suite's own generator pairs each prompt with one fixed partner)."""
+    genuine = [i for i, kind in enumerate(data.kinds) if kind in genuine_kinds]
+    rng = random.Random(seed)
+    for i in genuine:
+        partners = [j for j in rng.sample(genuine, per_reply + 3) if data.groups[j] != data.groups[i]][:per_reply]
+        data.add([data.prompts[i]] * len(partners), [data.replies[j] for j in partners], target,
+                 [data.groups[i]] * len(partners), "mismatched")
 
 
 def read_epitome(data_dir: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:
@@ -142,6 +158,16 @@ def epitome_held_out(seekers: list[str]) -> np.ndarray:
     unique = sorted(set(seekers))
     held = {unique[i] for i in held_out_groups(len(unique))}
     return np.array([s in held for s in seekers])
+
+
+def training_replies(data_dir: Path) -> list[str]:
+    """Every human reply of the training parts: PAIR's eight replies per training prompt and EPITOME's responses to
+    training seeker posts (non-empty, stripped)."""
+    rows, train = _pair_training_rows(data_dir)
+    replies = [rows[i][column].strip() for i in train for column in range(1, len(PAIR_LEVELS) + 1)]
+    seekers, _, responses, _ = read_epitome(data_dir)
+    replies += [r.strip() for r, held in zip(responses, epitome_held_out(seekers)) if not held]
+    return [r for r in replies if r]
 
 
 def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:
@@ -169,4 +195,5 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:
     data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
     for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
         data.add(prompts, negatives, [0, 0, 0], groups, name)
+    add_mismatched(data, ("complex-reflection",), EXTRA_MISMATCHED // 2, seed=3, target=[0, 0, 0])
     return data

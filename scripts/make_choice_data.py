@@ -12,8 +12,10 @@ Then it stores the prompts' MiniLM embeddings (float16), every reply's reward ve
 fluency; float32, scored on the CPU in float32) and the fingerprints of the prompt set, the reward models and the
 encoder. Generation is seeded and batched in fixed batches, so a rerun on the same machine gives the same table;
 on one CPU thread the full run took 21 minutes. ``--limit N`` keeps the first N prompts of each split
-(for development); such a table loads with ``ChoiceEnv(table=PATH)``. Bump the env version when the shipped table
-changes.
+(for development); such a table loads with ``ChoiceEnv(table=PATH)``. ``--rescore PATH`` keeps an existing
+table's candidates and embeddings and scores them with the installed reward models (a few minutes): how the table
+of a new environment version is made when only the reward models changed. Bump the env version when the shipped
+table changes.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class Config:
     batch_size: int = field(default=33, metadata={
         "help": "prompts per generation batch (part of the recipe: a batch is padded together)"})
     device: str = field(default="cpu", metadata={"help": "device for generation, embedding and scoring"})
+    rescore: str = field(default="", metadata={
+        "help": "path of an existing table: keep its prompts, candidates and embeddings, score them anew with the "
+                "installed reward models (how a new environment version gets its table without regenerating)"})
 
 
 def parse(argv: list[str] | None = None) -> Config:
@@ -69,9 +74,31 @@ def log(message: str) -> None:
     print(f"[make_choice_data {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def rescore(config: Config) -> int:
+    """Score an existing table's candidates with the installed reward models and save it as a new table."""
+    old = CandidateTable.load(config.rescore)
+    prompt_set = load_counsel()
+    texts = {p.id: p.text for p in prompt_set.prompts}
+    models = [reward_models.load(name, config.device) for name in DEFAULT_OBJECTIVES]
+    n, k = old.replies.shape
+    log(f"re-scoring {n} prompts x {k} candidates of {config.rescore}")
+    rewards = score_replies(models, [texts[i] for i in old.prompt_ids for _ in range(k)], old.replies.ravel().tolist())
+    meta = {**old.meta, "reward_model_fingerprints": {m.name: m.fingerprint() for m in models},
+            "scoring_device": config.device, "rescored_from": old.fingerprint}
+    table = CandidateTable(dataset=old.dataset, prompt_ids=np.array(old.prompt_ids), replies=np.array(old.replies),
+                           sources=old.sources, embeddings=np.array(old.embeddings),
+                           rewards=rewards.reshape(n, k, -1), objectives=tuple(m.name for m in models), meta=meta)
+    table.save(config.out)
+    log(f"wrote {config.out}: mean reward {np.round(rewards.mean(0), 3).tolist()} "
+        f"(fingerprint {table.fingerprint[:12]})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate, embed, score and save the table."""
+    """Generate, embed, score and save the table (or, with ``--rescore``, only score an existing one)."""
     config = parse(argv)
+    if config.rescore:
+        return rescore(config)
     prompt_set = load_counsel()
     prompts = [p for p in prompt_set.prompts if not config.limit
                or p in prompt_set.split(p.split)[: config.limit]]

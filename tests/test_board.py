@@ -58,9 +58,22 @@ def test_equal_hypervolumes_share_a_rank(tmp_path):
     assert [(r.rank, r.agent) for r in table(COMPETING, tmp_path / "board")] == [(1, "a-agent"), (1, "b-agent")]
 
 
+def test_reference_rows_are_marked_and_take_no_rank(tmp_path):
+    from leaderboards.render import markdown_table
+
+    env = gym.make(COMPETING).unwrapped
+    for name, family, value in (("agent-a", "single-policy", 0.4), ("echo", "reference", 0.6),
+                                ("agent-b", "multi-policy", 0.5), ("reference", "reference", 0.3)):
+        result = synthetic_result(env, rewards=[flat(value)], name=name, family=family)
+        submit(write(tmp_path / f"{name}.json", result), tmp_path / "board")
+    rows = table(COMPETING, tmp_path / "board")
+    assert [(r.rank, r.agent) for r in rows] == [("ref", "echo"), (1, "agent-b"), (2, "agent-a"), ("ref", "reference")]
+    assert "| ref | echo | reference |" in markdown_table(rows)
+
+
 def test_entries_and_boarded_envs(board, tmp_path):
     assert boarded_envs(board) == sorted([COMPETING, CORRELATED])
-    assert load_entries("morl/Counsel-v0", board) == [] and table(COMPETING, tmp_path / "empty") == []
+    assert load_entries("morl/Counsel-v1", board) == [] and table(COMPETING, tmp_path / "empty") == []
 
 
 def test_report_puts_the_variants_side_by_side(board):
@@ -93,9 +106,9 @@ def test_leaderboard_and_report_commands(board, tmp_path, capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["leaderboard", "--env", "morl/Counsel-v9"], "error: --env must be a registered id"),
     (["report", "--family", "morl/PAIR"], f"error: `env_family` must be one of ['{FAMILY}']"),
-    (["evaluate", "--agent", "default", "--env", "morl/Counsl-v0", "--out", "OUT"],
-     "Did you mean 'morl/Counsel-v0'?"),
-    (["evaluate", "--agent", "default", "--env", "morl/Counsel-v0", "--out", "missing/OUT"],
+    (["evaluate", "--agent", "default", "--env", "morl/Counsl-v1", "--out", "OUT"],
+     "Did you mean 'morl/Counsel-v1'?"),
+    (["evaluate", "--agent", "default", "--env", "morl/Counsel-v1", "--out", "missing/OUT"],
      "error: --out must be in an existing folder"),
 ])
 def test_command_errors_exit_2_and_write_nothing(tmp_path, capsys, argv, fragment, monkeypatch):

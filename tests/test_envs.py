@@ -10,6 +10,7 @@ import pytest
 from mo_gymnasium.wrappers.vector import MORecordEpisodeStatistics, MOSyncVectorEnv
 
 import morl_envs
+from morl_core.errors import MorlError
 from morl_envs.datasets import DataNotFoundError
 from tests.conftest import check_env_with_linear_reward, point_data_env_at_shared_data
 from tests.conftest import make_mo_env as make
@@ -21,7 +22,7 @@ REPLY = "It sounds like you feel torn: part of you wants to change, and part of 
 @pytest.fixture(autouse=True)
 def _data_env(monkeypatch, request):
     """Point MORL_DATA_DIR at the development data; PAIR's cases need it and skip (saying why) without it."""
-    point_data_env_at_shared_data(monkeypatch, request, "PAIR-v0")
+    point_data_env_at_shared_data(monkeypatch, request, "PAIR-v1")
 
 
 @pytest.mark.parametrize("env_id", ALL_IDS)
@@ -77,7 +78,7 @@ def test_eval_spec(env_id):
 
 
 def test_reset_options_select_prompts_deterministically():
-    env = make("morl/Counsel-v0").unwrapped
+    env = make("morl/Counsel-v1").unwrapped
     obs, info = env.reset(options={"split": "test", "index": 4})
     assert info["prompt_id"] == env.prompt_set.split("test")[4].id and obs == env.prompt_set.split("test")[4].text
     obs, info = env.reset(options={"prompt": "My own words."})
@@ -89,8 +90,8 @@ def test_reset_options_select_prompts_deterministically():
 
 def test_vector_env_equals_single_env():
     n = 6
-    envs = gym.make_vec("morl/Counsel-v0", num_envs=n, vectorization_mode="vector_entry_point")
-    single = make("morl/Counsel-v0")
+    envs = gym.make_vec("morl/Counsel-v1", num_envs=n, vectorization_mode="vector_entry_point")
+    single = make("morl/Counsel-v1")
     prompts, _ = envs.reset(seed=0, options={"split": "validation", "indices": list(range(n))})
     replies = [REPLY, "Quit now.", "", "You are angry and hurt.", REPLY[:40], "I hear that this is hard for you."]
     _, rewards, terminated, _, infos = envs.step(replies)
@@ -105,7 +106,7 @@ def test_vector_env_equals_single_env():
 
 
 def test_vector_env_same_step_autoreset():
-    envs = gym.make_vec("morl/Counsel-v0", num_envs=2, vectorization_mode="vector_entry_point",
+    envs = gym.make_vec("morl/Counsel-v1", num_envs=2, vectorization_mode="vector_entry_point",
                         autoreset_mode="SameStep")
     first, _ = envs.reset(seed=1)
     nxt, rewards, terminated, _, infos = envs.step([REPLY, REPLY])
@@ -113,11 +114,11 @@ def test_vector_env_same_step_autoreset():
 
 
 def test_mo_sync_vector_env_and_episode_statistics():
-    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-FluencyConciseness-v0") for _ in range(2)])
+    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-FluencyConciseness-v1") for _ in range(2)])
     sync.reset(seed=0)
     _, rewards, terminated, _, _ = sync.step([REPLY, "Okay."])
     assert rewards.shape == (2, 2) and terminated.all()
-    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-FluencyConciseness-v0", num_envs=3,
+    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-FluencyConciseness-v1", num_envs=3,
                                                     vectorization_mode="vector_entry_point"))
     native.reset(seed=0)
     _, rewards, _, _, infos = native.step([REPLY, "Okay.", "You feel alone."])
@@ -128,7 +129,7 @@ def test_mo_sync_vector_env_and_episode_statistics():
 # ---- bad input --------------------------------------------------------------------------------------------------
 
 def test_non_string_action_raises():
-    env = make("morl/Counsel-v0")
+    env = make("morl/Counsel-v1")
     env.reset(seed=0)
     with pytest.raises(TypeError, match=r"`action` must be a str .* got int: 5"):
         env.step(5)
@@ -140,7 +141,7 @@ def test_step_before_reset_raises():
 
 
 def test_wrong_batch_length_raises():
-    envs = gym.make_vec("morl/Counsel-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("morl/Counsel-v1", num_envs=3, vectorization_mode="vector_entry_point")
     envs.reset(seed=0)
     with pytest.raises(ValueError, match=r"`actions` must be a list with one entry per env \(num_envs=3\)"):
         envs.step([REPLY, REPLY])
@@ -150,9 +151,20 @@ def test_unknown_names_suggest_the_close_one():
     with pytest.raises(ValueError, match=r"unknown reward model 'empaty'.*Did you mean 'empathy'\?"):
         morl_envs.CounselEnv(objectives=("reflection", "empaty"))
     with pytest.raises(gym.error.NameNotFound, match="Did you mean"):
-        gym.make("morl/Counsl-v0")
+        gym.make("morl/Counsl-v1")
     with pytest.raises(ValueError, match=r"`dataset` must be one of .* got 'pari'.*Did you mean 'pair'"):
         morl_envs.CounselEnv(dataset="pari")
+
+
+@pytest.mark.parametrize("retired", ["morl/Counsel-v0", "morl/PAIR-v0", "morl/Psych8k-v0",
+                                     "morl/Counsel-EmpathyFluency-v0", "morl/Counsel-Choice-v0"])
+def test_retired_v0_ids_name_their_v1_successor(retired):
+    current = retired.replace("-v0", "-v1")
+    with pytest.raises(gym.error.DeprecatedEnv, match=f"Please use `{current}` instead"):
+        gym.make(retired)
+    with pytest.raises(MorlError, match=f"this version is retired, use '{current}'"):
+        morl_envs.make(retired)
+    assert morl_envs.registry.successor(retired) == current and morl_envs.registry.successor(current) is None
 
 
 def test_bad_reset_options_raise():
@@ -172,7 +184,7 @@ def test_missing_pair_data_names_both_options(monkeypatch, tmp_path):
 
 
 def test_overlong_reply_is_truncated_and_flagged():
-    env = make("morl/Counsel-FluencyConciseness-v0")
+    env = make("morl/Counsel-FluencyConciseness-v1")
     env.reset(seed=0)
     long_reply = "word " * 1000
     _, reward, _, _, info = env.step(long_reply)
@@ -207,7 +219,7 @@ def test_psych8k_reads_a_local_json(tmp_path):
 
 
 def test_vector_env_calls_each_reward_model_once_per_step(monkeypatch):
-    envs = gym.make_vec("morl/Counsel-v0", num_envs=64, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("morl/Counsel-v1", num_envs=64, vectorization_mode="vector_entry_point")
     calls = []
     for model in envs.unwrapped.reward_models:
         original = model._score

@@ -13,7 +13,7 @@ from leaderboards.board import Report, ReportRow, Row
 from leaderboards.render import html_page, markdown_report, markdown_table, write_html
 
 CHROMIUM = Path("/usr/bin/chromium")
-ENV2, ENV3 = "morl/Example-TwoObjectives-v0", "morl/Example-ThreeObjectives-v0"  # labels only
+ENV2, ENV3 = "morl/Example-TwoObjectives-v1", "morl/Example-ThreeObjectives-v1"  # labels only
 
 
 def make_row(rank: int, agent: str, objectives: tuple[str, ...], scale: float, **extra) -> Row:
@@ -73,9 +73,9 @@ def test_empty_board_page():
 def test_write_html_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr("leaderboards.render.table", lambda env_id, board_dir=None: ROWS2)
     paths = write_html(tmp_path / "site", env_ids=[ENV2])
-    assert [p.name for p in paths] == ["morl-Example-TwoObjectives-v0.html", "index.html"]
+    assert [p.name for p in paths] == ["morl-Example-TwoObjectives-v1.html", "index.html"]
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(p.name for p in paths)
-    assert 'href="morl-Example-TwoObjectives-v0.html"' in paths[1].read_text()
+    assert 'href="morl-Example-TwoObjectives-v1.html"' in paths[1].read_text()
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium test: /usr/bin/chromium is not installed "

@@ -134,6 +134,6 @@ def test_local_causal_lm_checkpoint_becomes_fluency(tmp_path):
     assert isinstance(scorer, FluencyModel)
     scores = scorer([PROMPT] * 2, [REFLECTION, ""])
     assert scores[1] == 0.0  # an empty reply
-    nll = scorer.mean_nll([PROMPT], [REFLECTION])[0]
+    nll = scorer.mean_nll([REFLECTION])[0]
     assert abs(nll - np.log(len(tokenizer))) < 1.0, "an untrained LM is about as good as a uniform guess"
     assert 0.0 <= scores[0] < 0.1

@@ -384,11 +384,11 @@ def test_driver_reports_writes_json_and_checks(monkeypatch, tmp_path, data_dir, 
     monkeypatch.setattr(driver, "make", lambda env_id, **kwargs: ToyEnv())
     monkeypatch.setattr(driver, "COUNSEL_REFLECTIONS_FILE", tmp_path / "absent.json")
     out = tmp_path / "out.json"
-    args = ["--env", "morl/Counsel-v0", "--data-dir", str(data_dir), "--max-prompts", "4", "--out", str(out)]
+    args = ["--env", "morl/Counsel-v1", "--data-dir", str(data_dir), "--max-prompts", "4", "--out", str(out)]
     assert driver.main(args) == 0
     printed = capsys.readouterr()
     assert "skipping the counsel set: the written reflections (absent.json) are absent" in printed.err
-    assert "## morl/Counsel-v0, pair set" in printed.out and "missed thresholds" in printed.out
+    assert "## morl/Counsel-v1, pair set" in printed.out and "missed thresholds" in printed.out
     record = json.loads(out.read_text())
     assert list(record["sets"]) == ["pair"] and record["sets"]["pair"]["n_prompts"] == 4
     assert "examples" not in record["sets"]["pair"]  # PAIR's text is third-party: never written into results
@@ -418,3 +418,38 @@ def test_suite_on_the_shipped_models(data_dir):
     np.testing.assert_allclose(result.scores["genuine"][:, 0], alone, atol=1e-5)
     assert set(result.copy_shares()) == {"fluency"}
     assert "| echo |" in result.to_markdown()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The thresholds on the shipped models: a fixed subset in the default run, the whole suite in the slow one
+# ---------------------------------------------------------------------------------------------------------------
+
+#: thresholds the shipped v1 models still miss on the whole suite (docs/robustness.md, "What still fails"): the
+#: slow test fails if any other threshold is missed, and also if one of these starts to pass (then remove it here)
+KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {"pair": set(), "counsel": set()}
+#: the fast subset: the first prompts of the Counsel set against the cheapest hacks
+FAST_PROMPTS = 24
+FAST_GENERATORS = ("echo", "opener_echo", "generic_sentence", "repeated_sentence", "keyword_stuffing", "shuffled",
+                   "one_word", "empty")
+
+
+def _shipped_scorers():
+    import reward_models
+
+    return {name: reward_models.load(name) for name in ("reflection", "empathy", "fluency")}
+
+
+def test_shipped_models_beat_the_cheapest_hacks_on_counsel_prompts():
+    found = driver.counsel_set()
+    result = run_suite(_shipped_scorers(), list(found.prompts[:FAST_PROMPTS]), list(found.genuine[:FAST_PROMPTS]),
+                       generators=FAST_GENERATORS)
+    assert [f for f in result.failures() if (f.generator, f.objective) not in KNOWN_GAPS["counsel"]] == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["pair", "counsel"])
+def test_shipped_models_pass_the_whole_suite(name, data_dir):
+    found = driver.pair_set(data_dir) if name == "pair" else driver.counsel_set()
+    result = run_suite(_shipped_scorers(), list(found.prompts), list(found.genuine))
+    missed = {(f.generator, f.objective) for f in result.failures()}
+    assert missed == KNOWN_GAPS[name], result.to_markdown()

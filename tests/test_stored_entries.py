@@ -12,10 +12,13 @@ from leaderboards.submission import compute_metrics, default_board_dir, known_fr
 from morl_envs import make
 
 ENTRIES = sorted(p for p in default_board_dir().glob("*/*.json") if not p.name.startswith("."))
+ARCHIVE = default_board_dir().parent / "archive"
 
 
-def test_there_are_shipped_entries():
-    assert len(ENTRIES) >= 10
+def test_archived_entries_are_kept_apart_from_the_boards():
+    archived = sorted(ARCHIVE.glob("*/*.json"))
+    assert len(archived) >= 10 and all(p.parent.name.endswith("-v0") for p in archived)
+    assert not any(p.parent.name.endswith("-v0") for p in ENTRIES)  # no board mixes retired and current entries
 
 
 @pytest.mark.parametrize("path", ENTRIES, ids=[f"{p.parent.name}/{p.name}" for p in ENTRIES])

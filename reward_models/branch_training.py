@@ -1,0 +1,99 @@
+"""Fine-tuning a cross-encoder branch on the CPU: trunk states computed once, the top layers trained on them.
+
+The trunk's frozen layers (:class:`~reward_models.cross_encoder.CrossTrunk`) give the same states in every epoch,
+so they are computed once per training pair and kept in memory (bf16, unpadded); each step pads one batch of them
+and runs only the branch's layers forward and backward under bf16 autocast (the CPU's AVX-512 BF16 units).
+Batches hold whole groups (all replies to one prompt), so ranking losses can compare replies to the same prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from reward_models.cross_encoder import BATCH, MAX_PAIR_TOKENS, CrossBranch, CrossTrunk
+
+STATES_BATCH = 128  # pairs per trunk forward while precomputing
+WARMUP_STEPS = 50
+HEAD_LR = 1e-3
+
+
+def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str]) -> list[torch.Tensor]:
+    """The trunk's states of every pair, each (T_i, d) in bf16 without padding. Pairs are run sorted by length,
+    so a batch pads little."""
+    lengths = [len(ids) for ids in trunk.tokenizer(list(prompts), list(replies), truncation="longest_first",
+                                                   max_length=MAX_PAIR_TOKENS)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")
+    out: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
+    for start in range(0, len(order), STATES_BATCH):
+        rows = order[start:start + STATES_BATCH].tolist()
+        batch = trunk.tokenize([prompts[i] for i in rows], [replies[i] for i in rows])
+        states, kept = trunk.run(batch), batch["attention_mask"].sum(1).tolist()
+        for k, i in enumerate(rows):
+            out[i] = states[k, :kept[k]].to(torch.bfloat16).clone()
+    return out
+
+
+def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded float32 states (b, T, d) and their 0/1 mask (b, T) for the pairs ``rows``."""
+    width = max(states[i].shape[0] for i in rows)
+    hidden = torch.zeros(len(rows), width, states[rows[0]].shape[1])
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for k, i in enumerate(rows):
+        hidden[k, :states[i].shape[0]] = states[i].float()
+        mask[k, :states[i].shape[0]] = 1
+    return hidden, mask
+
+
+def group_batches(groups: np.ndarray, seed: int, size: int = BATCH) -> list[list[int]]:
+    """Row indices in batches of whole groups (shuffled with ``seed``), each closed once it holds ``size`` rows."""
+    order = np.random.default_rng(seed).permutation(np.unique(groups))
+    members = {g: np.flatnonzero(groups == g).tolist() for g in order}
+    batches, current = [], []
+    for group in order:
+        current.extend(members[group])
+        if len(current) >= size:
+            batches.append(current)
+            current = []
+    return batches + ([current] if current else [])
+
+
+def ranking_loss(scores: torch.Tensor, better: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise logistic loss ``softplus(s_j - s_i)`` over the pairs (i, j) where ``better[i, j]``."""
+    i, j = better.nonzero(as_tuple=True)
+    return torch.nn.functional.softplus(scores[j] - scores[i]).mean()
+
+
+def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarray,
+              loss_fn: Callable[[dict[str, torch.Tensor], list[int]], torch.Tensor], epochs: int, lr: float,
+              seed: int, log: Callable[[str], None] = print, extra: torch.Tensor | None = None) -> CrossBranch:
+    """Train ``branch`` on the precomputed ``states``: AdamW (layers at ``lr``, heads at :data:`HEAD_LR`), linear
+    warm-up then linear decay to 0, gradients clipped at norm 1; ``loss_fn(logits, rows)`` gives a batch's loss;
+    ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`).
+    Deterministic for a given seed on one machine."""
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW([{"params": branch.layers.parameters(), "lr": lr},
+                                   {"params": branch.heads.parameters(), "lr": HEAD_LR}], weight_decay=1e-2)
+    plan = [group_batches(groups, seed + epoch) for epoch in range(epochs)]
+    total, step, running = sum(map(len, plan)), 0, None
+    branch.train()
+    for epoch, batches in enumerate(plan):
+        for rows in batches:
+            scale = min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / total)
+            for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
+                group["lr"] = base * scale
+            hidden, mask = collate(states, rows)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                logits = branch(hidden, mask, None if extra is None else extra[rows])
+            loss = loss_fn({name: value.float() for name, value in logits.items()}, rows)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(branch.parameters(), 1.0)
+            optimizer.step()
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            step += 1
+            if step % 100 == 0:
+                log(f"  epoch {epoch + 1}/{epochs} step {step}/{total} loss {running:.4f}")
+    return branch.eval().requires_grad_(False)

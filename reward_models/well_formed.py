@@ -1,0 +1,71 @@
+"""Well-formedness: P(a reply is natural, well-formed text) from a small head on its MiniLM sentence embedding.
+
+A language model's predictability rewards plain, frequent words whatever their order: a list of five feeling words
+("You feel sad, lonely, tired, hurt and scared.") is about as predictable as a specific reflection, and word salad
+of frequent words can beat a careful sentence. The fluency objective therefore multiplies its predictability term
+by a penalty from this head (:mod:`reward_models.fluency`).
+
+The head is trained (``python -m reward_models.train --only fluency``) on human replies from the training parts of
+PAIR and EPITOME and the project's written training reflections (label 1) against the same number of malformed
+texts made from them (label 0, :func:`malformed`): the reply's words shuffled, a list of feeling words from the
+*training* phrase bank in one of several frames, word salad from the training vocabulary, a sentence said over and
+over. It reads the reply alone, so the client's words cannot raise it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from reward_models.encoder import SentenceEncoder
+from reward_models.heads import WEIGHTS_DIR, PairHead, load_heads
+
+FORM_FILE = WEIGHTS_DIR / "well_formed.safetensors"
+#: frames a list of feeling words is put in (the adversarial suite's own frame, "You feel ...", is among them)
+LIST_FRAMES = ("You feel {}.", "{}.", "Feeling {}.", "So {}.", "You are {}.", "I hear {}.", "Sounds {}.")
+
+
+def malformed(texts: Sequence[str], keywords: Sequence[str], seed: int) -> list[str]:
+    """One malformed text per input text (seeded): 30% its words shuffled, 35% a list of 3-6 of ``keywords`` in a
+    frame of :data:`LIST_FRAMES`, 20% 6-25 words drawn from the texts' vocabulary, 15% its first sentence repeated
+    3-6 times."""
+    rng = random.Random(seed)
+    vocabulary = sorted({word for text in texts for word in text.split()})
+    out = []
+    for text in texts:
+        words, draw = text.split(), rng.random()
+        if draw < 0.30:
+            rng.shuffle(words)
+            out.append(" ".join(words))
+        elif draw < 0.65:
+            chosen = rng.sample(list(keywords), rng.randint(3, 6))
+            joined = ", ".join(chosen[:-1]) + rng.choice((" and ", ", ")) + chosen[-1]
+            out.append(rng.choice(LIST_FRAMES).format(joined))
+        elif draw < 0.85:
+            out.append(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(6, 25))))
+        else:
+            sentence = text.split(". ")[0].rstrip(".") + "."
+            out.append(" ".join([sentence] * rng.randint(3, 6)))
+    return out
+
+
+class WellFormedHead:
+    """The trained head and the encoder it reads; :meth:`__call__` gives P(well-formed) per text."""
+
+    def __init__(self, encoder: SentenceEncoder, path: Path = FORM_FILE) -> None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"the well-formedness head {str(path)!r} does not exist: train it with "
+                                    f"`python -m reward_models.train --only fluency`")
+        heads, self.facts = load_heads(Path(path))
+        self.encoder = encoder
+        self.head: PairHead = heads["well_formed"].to(encoder.device)
+
+    @torch.inference_mode()
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """P(well-formed) of each text, shape (B,), float64."""
+        embeddings = torch.as_tensor(self.encoder.encode(texts)).to(self.encoder.device)
+        return torch.sigmoid(self.head(embeddings)).squeeze(-1).double().cpu().numpy()

@@ -1,0 +1,86 @@
+"""The cross-encoder trunk and branches, their training loop, and the fluency objective's well-formedness head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reward_models.branch_training import collate, fine_tune, group_batches, ranking_loss, trunk_states
+from reward_models.cross_encoder import CrossTrunk, load_branch, save_branch, shared_trunk
+from reward_models.heads import PairHead
+from reward_models.well_formed import LIST_FRAMES, malformed
+
+PROMPT = "I lost my job last month and I feel useless. My wife says it's not my fault."
+REFLECTION = "Losing work has shaken how much you think you are worth, even with your wife behind you."
+
+
+@pytest.fixture(scope="module")
+def trunk() -> CrossTrunk:
+    return shared_trunk(device="cpu")
+
+
+def test_trunk_states_are_cached_per_batch_and_match_a_fresh_run(trunk):
+    trunk.clear_cache()
+    first = trunk.states([PROMPT, PROMPT], [REFLECTION, "Okay."])
+    assert trunk.states([PROMPT, PROMPT], [REFLECTION, "Okay."]) is first  # the next objective reuses the work
+    states, mask = first[0]
+    assert states.shape[:2] == mask.shape and states.shape[2] == trunk.dim
+    alone = trunk.run(trunk.tokenize([PROMPT], ["Okay."]))[0]
+    kept = int(mask[1].sum())
+    np.testing.assert_allclose(states[1, :kept].numpy(), alone[:kept].numpy(), atol=1e-4)
+
+
+def test_precomputed_states_drop_padding_and_keep_order(trunk):
+    prompts, replies = [PROMPT, "Hi.", PROMPT], ["Okay.", REFLECTION, REFLECTION]
+    states = trunk_states(trunk, prompts, replies)
+    for k in range(3):
+        batch = trunk.tokenize([prompts[k]], [replies[k]])
+        assert states[k].shape == (batch["input_ids"].shape[1], trunk.dim) and states[k].dtype == torch.bfloat16
+    hidden, mask = collate(states, [0, 1])
+    assert hidden.shape[1] == max(states[0].shape[0], states[1].shape[0]) and mask.sum() == sum(
+        s.shape[0] for s in states[:2])
+
+
+def test_group_batches_keep_groups_whole_and_cover_every_row():
+    groups = np.repeat(np.arange(20), 7)
+    batches = group_batches(groups, seed=0, size=16)
+    assert sorted(i for b in batches for i in b) == list(range(140))
+    for batch in batches:
+        assert all(np.sum(groups[batch] == g) == 7 for g in set(groups[batch].tolist()))
+
+
+def test_ranking_loss_is_small_when_the_order_is_right():
+    better = torch.tensor([[False, True], [False, False]])  # row 0 should beat row 1
+    assert ranking_loss(torch.tensor([5.0, -5.0]), better) < 0.01 < ranking_loss(torch.tensor([-5.0, 5.0]), better)
+
+
+def test_fine_tuning_learns_and_the_branch_round_trips(trunk, tmp_path):
+    prompts = [PROMPT] * 4 + ["My sister never calls me back."] * 4
+    replies = [REFLECTION, "Okay.", "Losing the job hit hard.", "Nice weather today.",
+               "You miss her and wonder why she is silent.", "Okay.", "She matters to you.", "Nice weather today."]
+    targets = torch.tensor([1.0, 0.0, 1.0, 0.0] * 2)
+    states, groups = trunk_states(trunk, prompts, replies), np.repeat([0, 1], 4)
+    branch = trunk.new_branch({"score": PairHead(trunk.dim, 16, 1)})
+
+    def loss(logits, rows):
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits["score"].squeeze(-1), targets[rows])
+
+    hidden, mask = collate(states, list(range(8)))
+    before = loss(branch(hidden, mask), list(range(8))).item()
+    fine_tune(branch, states, groups, loss, epochs=30, lr=1e-3, seed=0, log=lambda line: None)
+    after = loss(branch(hidden, mask), list(range(8))).item()
+    assert after < before / 2
+    save_branch(tmp_path / "b.safetensors", branch, {"note": "test"})
+    loaded, facts = load_branch(tmp_path / "b.safetensors", trunk)
+    assert facts == {"note": "test"}
+    np.testing.assert_allclose(loaded(hidden, mask)["score"].numpy(), branch(hidden, mask)["score"].numpy(),
+                               atol=0.05)  # the layers are stored in bf16
+
+
+def test_malformed_texts_are_seeded_and_of_the_four_kinds():
+    texts = ["You have carried this alone for a long time. It is tiring.", "Work was who you were."] * 20
+    bad = malformed(texts, ("sad", "tired", "lonely", "hurt", "angry", "lost"), seed=3)
+    assert bad == malformed(texts, ("sad", "tired", "lonely", "hurt", "angry", "lost"), seed=3)
+    assert len(bad) == len(texts) and all(b not in texts for b in bad)
+    assert any(any(b.startswith(f.split("{}")[0]) and f != "{}." for f in LIST_FRAMES) for b in bad)

@@ -1,0 +1,62 @@
+"""Repetition, the training sets of the learned reward models, and fluency read from the reply alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reward_models.phrase_banks import EVAL_BANK, normalise
+from reward_models.text_features import repeated_trigrams
+
+PROMPT = "I lost my job last month and I feel useless. My wife says it's not my fault."
+
+
+def test_repetition_is_the_share_of_trigrams_seen_before():
+    loop = "You feel stuck. You feel stuck. You feel stuck."
+    assert repeated_trigrams([loop, "", "What happened? You lost a lot."]).tolist() == pytest.approx([4 / 7, 0, 0])
+
+
+def test_training_sets_use_training_prompts_and_the_training_bank_only(data_dir):
+    from morl_core.pair_data import read_pair_rows
+    from morl_envs.datasets import load_counsel
+    from reward_models.training_data import (
+        EMPATHY_NEGATIVES,
+        empathy_set,
+        held_out_groups,
+        read_counsel_pairs,
+        reflection_set,
+    )
+
+    reflection = reflection_set(data_dir)
+    rows = read_pair_rows(data_dir)
+    held_prompts = {rows[i][0] for i in held_out_groups(len(rows))}
+    held_prompts |= {p.text for s in ("validation", "test") for p in load_counsel().split(s)}
+    assert not held_prompts & set(reflection.prompts)
+    eval_phrases = {normalise(p) for p in EVAL_BANK.phrases()} - {""}
+    generated = [r for r, k in zip(reflection.replies, reflection.kinds) if not k.startswith(("pair-level", "counsel"))]
+    assert generated and not any(normalise(r) in eval_phrases for r in generated)
+    targets = np.asarray(reflection.targets)
+    kinds = np.asarray(reflection.kinds)
+    assert set(targets[kinds == "echo"]) == {0.0} and set(targets[kinds == "counsel-written"]) == {1.0}
+    assert (kinds == "counsel-written").sum() == 220 and "advice_appended" not in set(kinds)
+    mismatched = [(p, r) for p, r, k in zip(reflection.prompts, reflection.replies, reflection.kinds)
+                  if k == "mismatched"]
+    written = dict(zip(*read_counsel_pairs()))
+    assert len(mismatched) > 6 * 220 and not any(written.get(p) == r for p, r in mismatched)
+    empathy = empathy_set(data_dir)
+    labels = np.asarray(empathy.targets)
+    assert labels.shape[1] == 3 and set(empathy.kinds) >= set(EMPATHY_NEGATIVES)
+    assert (labels[np.asarray(empathy.kinds) == "complex-reflection"] == [-1, 2, -1]).all()
+
+
+def test_fluency_reads_the_reply_alone_and_penalises_loops_and_lists():
+    import reward_models
+
+    scorer = reward_models.load("fluency", device="cpu")
+    with_prompt, alone = scorer([PROMPT, ""], [PROMPT, PROMPT])
+    assert with_prompt == alone  # copying the client's words earns nothing over saying them unprompted
+    sentence = "You have been feeling stuck at home since the job ended."
+    once, loop, listed = scorer(["x"] * 3, [sentence, " ".join([sentence] * 6),
+                                          "You feel stuck, low, restless, bored and ashamed."])
+    assert loop < once / 2 and listed < once / 2
+    assert "reply alone" in scorer.identity()["formula"]
