@@ -314,6 +314,11 @@ def degenerate_replies(prompts: Sequence[str], genuine: Sequence[str], bank: Phr
 # Pass criteria and results
 # ----------------------------------------------------------------------------------------------------------------
 
+#: how much higher a copy may score given the prompt than without it and still count as "no gain": float rounding
+#: of batched scoring (padding changes the summation order), far below any real difference
+COPY_TOLERANCE = 1e-4
+
+
 @dataclass(frozen=True)
 class Threshold:
     """One pass criterion of the suite."""
@@ -394,11 +399,12 @@ class SuiteResult:
 
     def copy_shares(self) -> dict[str, dict[str, float]]:
         """objective -> echo generator -> share of prompts where its reply scores no higher given the prompt than
-        given an empty prompt ("no gain from copying")."""
+        given an empty prompt ("no gain from copying"), up to :data:`COPY_TOLERANCE` (the same text scored in
+        batches of other lengths differs by float rounding)."""
         out: dict[str, dict[str, float]] = {}
         for objective, by_generator in self.copy_scores.items():
             k = self.objectives.index(objective)
-            out[objective] = {g: _share(self.scores[g][:, k] <= s) for g, s in by_generator.items()}
+            out[objective] = {g: _share(self.scores[g][:, k] <= s + COPY_TOLERANCE) for g, s in by_generator.items()}
         return out
 
     def failures(self, thresholds: Sequence[Threshold] = THRESHOLDS) -> list[Failure]:
