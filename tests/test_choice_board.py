@@ -206,7 +206,7 @@ def test_random_agent_needs_a_positive_action_count():
      "`evaluation.n_prompts` must be the whole test split (55 prompts); got 54"),
     (lambda r: r["rewards"][0][0].__setitem__(2, 1.2), "`rewards[0][0][2]` must lie in reward_space [0, 1]; got 1.2"),
     (lambda r: r.__setitem__("claimed_metrics", {"igd": "low"}), "`claimed_metrics.igd` must be a number; got 'low'"),
-    (lambda r: r.__setitem__("env_id", "morl/Counsel-Choice-v1"),
+    (lambda r: r.__setitem__("env_id", "morl/Counsel-Choice-v9"),
      "`env_id` must be a registered environment id ['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1'"),
 ])
 def test_bad_choice_results_are_refused_with_their_field(oracle_result, tmp_path, mutate, message):

@@ -162,7 +162,7 @@ def test_bad_arguments_are_refused(agent, kwargs, error, fragment):
 
 @pytest.mark.parametrize("name, family, fragment", [
     ("../x", "single-policy", "`agent.name` must be 1 to 64 characters"),
-    ("ok", "hybrid", "`agent.family` must be one of ('single-policy', 'multi-policy', 'meta-policy'); got 'hybrid'"),
+    ("ok", "hybrid", "`agent.family` must be one of ('single-policy', 'multi-policy', 'meta-policy', 'reference'); got 'hybrid'"),
 ])
 def test_bad_agent_identity_is_refused_before_any_work(name, family, fragment):
     agent = Canned()

@@ -219,7 +219,7 @@ def test_every_logged_key_is_documented(tiny_lm, tmp_path):
     ({"max_grad_norm": float("nan")}, "`max_grad_norm` must be a finite number > 0; got nan"),
     ({"kl_estimator": "k2"}, "`kl_estimator` must be one of ('k1', 'k3'); got 'k2'"),
     ({"scalarizer": "lnear"}, "`scalarizer` must be one of ('linear', 'chebyshev', 'dynaopt', 'pama', 'mgda', 'mgda-anchor'); got 'lnear'. Did you mean 'linear'?"),
-    ({"env_id": "morl/Counsel-v1"}, "`env_id` must be a registered id"),
+    ({"env_id": "morl/Counsel-v9"}, "`env_id` must be a registered id"),
     ({"prompts_per_step": 0}, "`prompts_per_step` must be an integer >= 1; got 0"),
     ({"eval_every": 2.5}, "`eval_every` must be an integer >= 1; got 2.5"),
     ({"stop_window": 1}, "`stop_window` must be an integer >= 2 (a coefficient of variation needs two scores); got 1"),
