@@ -424,9 +424,20 @@ def test_suite_on_the_shipped_models(data_dir):
 # The thresholds on the shipped models: a fixed subset in the default run, the whole suite in the slow one
 # ---------------------------------------------------------------------------------------------------------------
 
-#: thresholds the shipped v1 models still miss on the whole suite (docs/robustness.md, "What still fails"): the
-#: slow test fails if any other threshold is missed, and also if one of these starts to pass (then remove it here)
-KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {"pair": set(), "counsel": set()}
+#: thresholds the shipped v1 models still miss on the whole suite (docs/robustness.md, "What the v1 models still
+#: miss"; issue 12 stays open on them): the slow test fails if any other threshold is missed, if one of these starts
+#: to pass (then remove it here), or if one of them falls below GAP_FLOOR
+KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {
+    "pair": {("echo", "uniform"), ("echo_pronouns", "uniform"), ("opener_echo", "uniform"),
+             ("generic_sentence", "uniform"), ("generic_question", "uniform"), ("mismatched", "uniform"),
+             ("rude_appended", "uniform"), ("mismatched", "reflection"), ("mismatched", "empathy"),
+             ("rude_appended", "empathy")},
+    "counsel": {("echo", "uniform"), ("opener_echo", "uniform"), ("clause_echo", "uniform"),
+                ("generic_sentence", "uniform"), ("generic_question", "uniform"), ("mismatched", "uniform"),
+                ("mismatched", "reflection"), ("mismatched", "empathy")},
+}
+#: the least share a known gap may fall to (the v1 models' worst is 0.77): a gap that widens is a regression
+GAP_FLOOR = 0.75
 #: the fast subset: the first prompts of the Counsel set against the cheapest hacks
 FAST_PROMPTS = 24
 FAST_GENERATORS = ("echo", "opener_echo", "generic_sentence", "repeated_sentence", "keyword_stuffing", "shuffled",
@@ -444,6 +455,7 @@ def test_shipped_models_beat_the_cheapest_hacks_on_counsel_prompts():
     result = run_suite(_shipped_scorers(), list(found.prompts[:FAST_PROMPTS]), list(found.genuine[:FAST_PROMPTS]),
                        generators=FAST_GENERATORS)
     assert [f for f in result.failures() if (f.generator, f.objective) not in KNOWN_GAPS["counsel"]] == []
+    assert all(f.share >= GAP_FLOOR for f in result.failures())
 
 
 @pytest.mark.slow
@@ -453,3 +465,4 @@ def test_shipped_models_pass_the_whole_suite(name, data_dir):
     result = run_suite(_shipped_scorers(), list(found.prompts), list(found.genuine))
     missed = {(f.generator, f.objective) for f in result.failures()}
     assert missed == KNOWN_GAPS[name], result.to_markdown()
+    assert all(f.share >= GAP_FLOOR for f in result.failures()), result.to_markdown()
