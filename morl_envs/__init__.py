@@ -35,9 +35,9 @@ register_env("morl/PAIR-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
 register_env("morl/Psych8k-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
 # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
 register_env("morl/Counsel-FluencyConciseness-v1", "text", ("fluency", "conciseness"),
-             {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.59
+             {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.62 on v1
 register_env("morl/Counsel-EmpathyFluency-v1", "text", ("empathy", "fluency"),
-             {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.35
+             {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.33 on v1
 # Choice environments: contextual bandits over fixed candidate replies, with known Pareto fronts (Box observations
 # and Discrete actions for classic MORL agents).
 register_env("morl/Counsel-Choice-v1", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
