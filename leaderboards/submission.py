@@ -41,6 +41,8 @@ MAX_SEEDS = 100
 MAX_PREFERENCES = 1000
 MAX_TEXT = 200
 CLAIM_TOLERANCE = 1e-6
+MAX_DEPTH = 16  # the deepest nesting of arrays and objects a result may have (a schema-1 result needs 4)
+MAX_INT = 2**63  # the largest integer magnitude anywhere in a result
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
              "evaluation", "seeds", "preferences", "rewards", "costs")
 _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
@@ -121,6 +123,44 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     return dict(pairs)
 
 
+def _child_name(name: str, key: object) -> str:
+    """The field name of ``key`` under ``name`` in the messages' notation: ``a.b``, ``a[3]``, ``b`` at the top."""
+    if isinstance(key, int):
+        return f"{name}[{key}]"
+    return str(key) if name == "result" else f"{name}.{key}"
+
+
+def check_tree(value: object, name: str = "result") -> None:
+    """Refuse, naming the field, what no rule of the schema should ever meet: nesting deeper than
+    :data:`MAX_DEPTH`, integers beyond :data:`MAX_INT`, non-finite floats and strings or keys that are not valid
+    Unicode (lone surrogates). Iterative, so that no input can exhaust Python's recursion limit."""
+    stack = [(value, name, 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            _fail(depth < MAX_DEPTH, where, f"must not nest arrays and objects more than {MAX_DEPTH} deep", depth + 1)
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(key, str):
+                    _unicode(key, f"{where} key")
+                stack.append((child, _child_name(where, key), depth + 1))
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            _fail(abs(node) <= MAX_INT, where, "must be an integer of magnitude at most 2**63", node)
+        elif isinstance(node, float):
+            _fail(math.isfinite(node), where, "must be finite", node)
+        elif isinstance(node, str):
+            _unicode(node, where)
+
+
+def _unicode(text: str, name: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SubmissionError(name, "must be valid Unicode (no lone surrogates)", text) from None
+
+
 def read_result(path: str | os.PathLike) -> dict:
     """The result JSON at ``path``: at most 1 MB, UTF-8, one object, no duplicate keys (NaN parses, then fails
     :func:`validate` with its field's name)."""
@@ -134,7 +174,13 @@ def read_result(path: str | os.PathLike) -> dict:
         raise SubmissionError("path", "must be UTF-8 text", f"{path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise SubmissionError("path", "must hold valid JSON", f"{path}: {exc}") from None
+    except SubmissionError:  # a duplicate key, from the object hook
+        raise
+    except (RecursionError, ValueError) as exc:  # nesting past the parser's depth; an integer of over 4,300 digits
+        raise SubmissionError("path", f"must hold JSON nested at most {MAX_DEPTH} deep, with integers of magnitude "
+                                      f"at most 2**63", f"{path}: {type(exc).__name__}") from None
     _fail(isinstance(result, dict), "result", "must be a JSON object", type(result).__name__)
+    check_tree(result)
     return result
 
 
@@ -230,11 +276,14 @@ def validate(result: object) -> Any:
 def _validated_env(result: object) -> Any:
     """:func:`validate`, returning the fresh environment instance the result was checked against."""
     result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
+    check_tree(result)
     seeds = _check_header(result)
     env = _installed_env(result["env_id"])
     spec, d = env.eval_spec, env.reward_dim
     _fail(result["objectives"] == list(spec.objectives), "objectives",
           f"must be the installed environment's objectives {list(spec.objectives)}", result["objectives"])
+    for i, x in enumerate(_list(result["reference_point"], "reference_point", d, d, "entries, one per objective")):
+        _number(x, f"reference_point[{i}]")
     _fail(result["reference_point"] == list(spec.reference_point), "reference_point",
           f"must be the eval spec's reference point {list(spec.reference_point)}", result["reference_point"])
     _check_fingerprints(result["fingerprints"], spec)
@@ -316,6 +365,8 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     target = folder / f"{result['agent']['name']}-{digest[:12]}.json"
     _fail(target.resolve().parent == folder.resolve(), "agent.name", "must not leave the board folder",
           result["agent"]["name"])
+    _fail(not folder.is_symlink(), "env_id", "must name a board folder that is not a symbolic link (an entry "
+          "stored through a link would land outside the board)", str(folder))
     board.mkdir(parents=True, exist_ok=True)
     with FileLock(board / ".submit.lock", timeout=60):
         created = not folder.exists()

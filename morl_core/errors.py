@@ -23,7 +23,10 @@ MAX_SHOWN = 120  # characters of a value shown in a message
 
 def shown(value: object, limit: int = MAX_SHOWN) -> str:
     """``repr(value)``, cut to ``limit`` characters with "..." so that a huge value cannot flood a message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's 4,300-digit limit on int -> str
+        text = f"<an integer of {value.bit_length()} bits>" if isinstance(value, int) else f"<a {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -70,6 +70,13 @@ def _set(path: str, value):
     return mutate
 
 
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 CASES = {
     "wrong objective count": (_set("rewards.0.0", [0.5]),
                               "`rewards[0][0]` must have 2 entries, one per objective; got 1"),
@@ -114,6 +121,16 @@ CASES = {
                               "`agent.details` must be a JSON object of at most 20,000 characters; got 'list'"),
     "unknown claim": (_set("claimed_metrics", {"hv": 0.3}),
                       "`claimed_metrics.hv` is not a field of schema version 1; got 'hv'"),
+    "huge integer reward": (_set("rewards.0.0.0", 10**400),
+                            "`rewards[0][0][0]` must be an integer of magnitude at most 2**63; got 1000"),
+    "nan in details": (_set("agent.details", {"a": [1.0, math.nan]}), "`agent.details.a[1]` must be finite; got nan"),
+    "lone surrogate key": (_set("agent.details", {"\ud800": 1}),
+                           "`agent.details key` must be valid Unicode (no lone surrogates); got '\\ud800'"),
+    "lone surrogate name": (_set("code_version", "v\udfff"),
+                            "`code_version` must be valid Unicode (no lone surrogates)"),
+    "deep details": (_set("agent.details", {"x": _nested(40)}),
+                     "must not nest arrays and objects more than 16 deep; got 17"),
+    "bool reference point": (_set("reference_point", [False, False]), "`reference_point[0]` must be a number; got False"),
 }
 NAMES = ["../x", "..", "a/b", "/etc/passwd", "..\\x", "", "x" * 65, ".hidden", "name with space", 7]
 
@@ -150,7 +167,11 @@ def test_malformed_files_are_refused(env, tmp_path):
              "not utf-8": (b"\xff\xfe{}", "`path` must be UTF-8 text"),
              "nan literal": (text.replace('"rewards": [[[0.2, 0.9]', '"rewards": [[[0.2, NaN]'),
                              "`rewards[0][0][1]` must be finite; got nan"),
-             "absurd size": (text + " " * 1_000_000, "`path` must be a file of at most 1000000 bytes; got '")}
+             "absurd size": (text + " " * 1_000_000, "`path` must be a file of at most 1000000 bytes; got '"),
+             "5000-digit integer": (text.replace('"env_samples": 1000', '"env_samples": ' + "9" * 5000),
+                                    "`path` must hold JSON nested at most 16 deep, with integers of magnitude at most "
+                                    "2**63; got '"),
+             "nested past the parser": ("[" * 100_000 + "]" * 100_000, "`path` must hold JSON nested at most 16 deep")}
     for label, (content, fragment) in cases.items():
         path = tmp_path / f"{label.replace(' ', '_')}.json"
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -160,6 +181,24 @@ def test_malformed_files_are_refused(env, tmp_path):
     with pytest.raises(SubmissionError, match="`path` must be an existing result file"):
         read_result(tmp_path / "absent.json")
     assert not board.exists()
+
+
+def test_integers_too_long_to_print_are_refused_by_name(env):
+    result = synthetic_result(env)
+    result["costs"]["env_samples"] = 10**5000  # past Python's 4,300-digit limit on int -> str
+    with pytest.raises(SubmissionError, match=r"`costs.env_samples` must be an integer of magnitude at most 2\*\*63; "
+                                              r"got <an integer of 16610 bits>"):
+        validate(result)
+
+
+def test_a_symlinked_board_folder_is_refused_and_nothing_lands_outside(env, tmp_path):
+    board, outside = tmp_path / "board", tmp_path / "outside"
+    board.mkdir()
+    outside.mkdir()
+    (board / SLUG).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(SubmissionError, match="`env_id` must name a board folder that is not a symbolic link"):
+        submit(write(tmp_path / "r.json", synthetic_result(env)), board)
+    assert list(outside.iterdir()) == []
 
 
 def test_metrics_are_recomputed_as_by_hand(env):
