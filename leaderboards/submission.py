@@ -43,6 +43,7 @@ MAX_TEXT = 200
 CLAIM_TOLERANCE = 1e-6
 MAX_DEPTH = 16  # the deepest nesting of arrays and objects a result may have (a schema-1 result needs 4)
 MAX_INT = 2**63  # the largest integer magnitude anywhere in a result
+REWARD_DECIMALS = 9  # rewards equal to this many decimals count as the same entry
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
              "evaluation", "seeds", "preferences", "rewards", "costs")
 _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
@@ -345,6 +346,14 @@ def content_hash(result: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def rewards_key(result: dict) -> str:
+    """sha256 of a result's seeds and reward vectors rounded to :data:`REWARD_DECIMALS` decimals: equal keys on one
+    board mean the same agent behaviour, whatever the name, claims or a nudge below the rounding."""
+    rounded = np.round(np.asarray(result["rewards"], dtype=np.float64), REWARD_DECIMALS) + 0.0  # -0.0 -> 0.0
+    payload = json.dumps({"seeds": result["seeds"], "rewards": rounded.tolist()}, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
 def default_board_dir() -> Path:
     """``leaderboards/entries`` next to this module."""
     return Path(__file__).resolve().parent / "entries"
@@ -376,6 +385,12 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
                 stored = json.loads(other.read_text(encoding="utf-8"))
                 _fail(stored.get("sha256") != digest, "result",
                       "must differ from every stored entry (exact duplicate refused)", str(other))
+            key = rewards_key(result)
+            for other in sorted(folder.glob("*.json")):
+                stored = json.loads(other.read_text(encoding="utf-8"))
+                _fail(rewards_key(stored["result"]) != key, "rewards",
+                      f"must differ from every stored entry's seeds and rewards (to {REWARD_DECIMALS} decimals; a "
+                      f"renamed or re-claimed copy is a duplicate)", other.name)
             write_atomic(target, json.dumps(entry, indent=1, sort_keys=True, allow_nan=False) + "\n")
         except BaseException:
             if created:

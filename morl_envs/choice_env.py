@@ -40,6 +40,7 @@ from morl_core.pair_data import PAIR_REPLY_COLUMNS, read_pair_rows
 from morl_core.simplex import preference_set, simplex_lattice
 from morl_envs.counsel_env import DEFAULT_OBJECTIVES, load_prompt_set, score_replies
 from morl_envs.datasets import SPLITS, PromptSet, resolve_data_dir
+from morl_envs.options import reset_options
 from morl_envs.spec import EvalSpec
 
 __all__ = ["COUNSEL_CHOICE_FILE", "CandidateTable", "ChoiceDataError", "ChoiceEnv", "convex_coverage_set",
@@ -405,11 +406,9 @@ class ChoiceEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"split", "index"}
-        if unknown:
-            raise ValueError(f"reset `options` keys must be among ('split', 'index'); got {sorted(unknown)} "
-                             f"(candidates exist only for the data set's own prompts)")
+        self._row = None  # a reset that raises leaves no episode to step into
+        options = reset_options(options, ("split", "index"),
+                                " (candidates exist only for the data set's own prompts)")
         split = options.get("split", self.default_split)
         if split not in SPLITS:
             raise ValueError(f"options['split'] must be one of {SPLITS}; got {split!r}")

@@ -24,7 +24,8 @@ from morl_envs.datasets import (
     load_psych8k,
     resolve_data_dir,
 )
-from morl_envs.spaces import NaturalText
+from morl_envs.options import reset_options
+from morl_envs.spaces import NaturalText, check_natural_text
 from morl_envs.spec import EvalSpec
 
 DATASETS = ("counsel", "pair", "psych8k")
@@ -157,6 +158,7 @@ class CounselEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
+        self._prompt = None  # a reset that raises leaves no episode to step into
         self._prompt = select_prompt(self.prompt_set, options, self.np_random)
         self._last = None
         return self._prompt.text, {"prompt_id": self._prompt.id, "topic": self._prompt.topic,
@@ -169,6 +171,7 @@ class CounselEnv(gym.Env):
             raise TypeError(f"`action` must be a str (the counsellor's reply); got {type(action).__name__}: "
                             f"{action!r:.60}")
         replies, truncated = clip_replies([action], "action")
+        check_natural_text(replies[0], "action", 0, MAX_REPLY_CHARS)
         prompt = self._prompt
         reward = score_replies(self.reward_models, [prompt.text], replies)[0]
         self._prompt = None  # only once scored: a failed scoring call leaves the episode open
@@ -188,14 +191,9 @@ class CounselEnv(gym.Env):
 def select_prompt(prompt_set: PromptSet, options: dict[str, Any] | None, rng: np.random.Generator,
                   index: int | None = None) -> Prompt:
     """The prompt chosen by reset ``options`` (see CounselEnv's Starting State); ``index`` overrides the option."""
-    options = dict(options or {})
-    unknown = set(options) - {"split", "index", "prompt"}
-    if unknown:
-        raise ValueError(f"reset `options` keys must be among ('split', 'index', 'prompt'); got {sorted(unknown)}")
+    options = reset_options(options, ("split", "index", "prompt"))
     if "prompt" in options:
-        text = check_texts([options["prompt"]], "options['prompt']")[0]
-        if not 1 <= len(text) <= MAX_PROMPT_CHARS:
-            raise ValueError(f"options['prompt'] must have 1 to {MAX_PROMPT_CHARS} characters; got {len(text)}")
+        text = check_natural_text(options["prompt"], "options['prompt']", 1, MAX_PROMPT_CHARS)
         return Prompt("custom", text, "custom", "custom")
     split = options.get("split", "train")
     if split not in SPLITS:

@@ -52,8 +52,8 @@ def test_rows_are_ranked_by_hypervolume(board):
 
 def test_equal_hypervolumes_share_a_rank(tmp_path):
     env = gym.make(COMPETING).unwrapped
-    for name in ("b-agent", "a-agent"):
-        submit(write(tmp_path / f"{name}.json", synthetic_result(env, rewards=[flat(0.5)], name=name)),
+    for seed, name in enumerate(("b-agent", "a-agent")):  # other seeds, or the board refuses the copy
+        submit(write(tmp_path / f"{name}.json", synthetic_result(env, rewards=[flat(0.5)], name=name, seeds=[seed])),
                tmp_path / "board")
     assert [(r.rank, r.agent) for r in table(COMPETING, tmp_path / "board")] == [(1, "a-agent"), (1, "b-agent")]
 

@@ -191,6 +191,11 @@ def test_bad_input_raises():
         ChoiceEnv(dataset="pari")
     with pytest.raises(ValueError, match=r"`actions` must hold one int in \[0, 7\] per prompt of split 'test' \(55\)"):
         env.expected_return([0, 1], "test")
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match=r"reset `options` must be a dict or None; got str"):
+        env.reset(options="test")
+    with pytest.raises(gym.error.ResetNeeded):  # the failed reset did not leave the previous prompt in play
+        env.step(0)
 
 
 def test_missing_pair_data_names_both_options(monkeypatch, tmp_path):

@@ -175,6 +175,32 @@ def test_bad_reset_options_raise():
         env.reset(options={"split": "dev"})
 
 
+def test_options_and_texts_are_checked_by_the_spaces_rules():
+    env = morl_envs.CounselEnv()
+    with pytest.raises(TypeError, match=r"reset `options` must be a dict or None; got list"):
+        env.reset(options=["split", "test"])
+    with pytest.raises(TypeError, match=r"reset `options` keys must be str among \('split', 'index', 'prompt'\); got 3"):
+        env.reset(options={3: "test"})
+    with pytest.raises(ValueError, match=r"`options\['prompt'\]` must hold printable characters .* got '\\ud800' at "
+                                         r"position 2"):
+        env.reset(options={"prompt": "I \ud800 feel"})
+    env.reset(seed=0)
+    for reply, shown in (("ok\x00", r"'\\x00' at position 2"), ("\u202ereversed", r"'\\u202e' at position 0")):
+        with pytest.raises(ValueError, match=r"`action` must hold printable characters and whitespace only .* got " + shown):
+            env.step(reply)
+        assert not env.action_space.contains(reply)
+    assert env.action_space.contains("Tears \U0001f469\u200d\U0001f467 and\tall.\n")  # emoji with a joiner, whitespace
+
+
+def test_a_failed_reset_leaves_no_episode_to_step_into():
+    env = morl_envs.CounselEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError):
+        env.reset(options={"split": "dev"})
+    with pytest.raises(gym.error.ResetNeeded):
+        env.step(REPLY)
+
+
 def test_missing_pair_data_names_both_options(monkeypatch, tmp_path):
     monkeypatch.delenv("MORL_DATA_DIR", raising=False)
     with pytest.raises(DataNotFoundError, match=r"data_dir=.*MORL_DATA_DIR"):

@@ -254,9 +254,26 @@ def test_exact_duplicate_is_refused_and_changes_nothing(env, tmp_path):
     assert len(list((board / SLUG).glob("*.json"))) == 2
 
 
+def test_near_duplicates_are_refused_whatever_the_name_or_claims(env, tmp_path):
+    board = tmp_path / "board"
+    submit(write(tmp_path / "r.json", synthetic_result(env)), board)
+    before = snapshot(board)
+    renamed = synthetic_result(env, name="pama", family="single-policy")
+    nudged = synthetic_result(env, name="nudged")
+    nudged["rewards"][0][3][1] += 1e-15
+    claimed = synthetic_result(env, name="claims")
+    claimed["claimed_metrics"] = {"hv_mean": 0.9}
+    for i, result in enumerate((renamed, nudged, claimed)):
+        with pytest.raises(SubmissionError, match=r"`rewards` must differ from every stored entry's seeds and rewards "
+                                                  r"\(to 9 decimals; .*got 'hand-"):
+            submit(write(tmp_path / f"d{i}.json", result), board)
+    assert snapshot(board) == before
+
+
 def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path):
     board = tmp_path / "board"
-    paths = [write(tmp_path / f"r{i}.json", synthetic_result(env, name=f"agent{i}")) for i in range(6)]
+    paths = [write(tmp_path / f"r{i}.json", synthetic_result(env, name=f"agent{i}", seeds=[2 * i, 2 * i + 1]))
+             for i in range(6)]
     paths += [paths[0]]  # the same result twice at once: exactly one may be stored
     outcomes: list[object] = [None] * len(paths)
     start = threading.Barrier(len(paths))
@@ -281,7 +298,8 @@ def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path)
 
 def test_concurrent_processes_both_stored(env, tmp_path):
     board = tmp_path / "board"
-    paths = [write(tmp_path / f"p{i}.json", synthetic_result(env, name=f"proc{i}")) for i in range(2)]
+    paths = [write(tmp_path / f"p{i}.json", synthetic_result(env, name=f"proc{i}", seeds=[2 * i, 2 * i + 1]))
+             for i in range(2)]
     code = "import sys; from leaderboards.submission import submit; submit(sys.argv[1], sys.argv[2])"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(board)], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in paths]
