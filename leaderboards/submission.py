@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from filelock import FileLock
 
 import morl_envs
 from leaderboards.metrics import METRICS, KnownFronts, MetricInput, compute_all
 from morl_core.agent import AGENT_NAME_RE, FAMILIES
 from morl_core.errors import MorlError, did_you_mean, message
-from morl_core.files import env_slug, write_atomic
+from morl_core.files import env_slug, folder_lock, write_atomic
 
 __all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result",
            "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "default_board_dir",
@@ -368,8 +367,9 @@ def write_result(result: dict, path: str | os.PathLike) -> Path:
 
 
 def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
-    """Store ``entry`` under the board's lock file (``filelock``: an OS lock, released even if the process dies),
-    refusing an exact duplicate; a failure removes the environment folder when this call created it."""
+    """Store ``entry`` under a lock on the board folder (:func:`morl_core.files.folder_lock`: no lock file,
+    released even if the process dies), refusing an exact duplicate or a copy of a stored entry's rewards; a
+    failure removes the environment folder when this call created it."""
     folder = board / env_slug(result["env_id"])
     target = folder / f"{result['agent']['name']}-{digest[:12]}.json"
     _fail(target.resolve().parent == folder.resolve(), "agent.name", "must not leave the board folder",
@@ -377,7 +377,7 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     _fail(not folder.is_symlink(), "env_id", "must name a board folder that is not a symbolic link (an entry "
           "stored through a link would land outside the board)", str(folder))
     board.mkdir(parents=True, exist_ok=True)
-    with FileLock(board / ".submit.lock", timeout=60):
+    with folder_lock(board, timeout=60):
         created = not folder.exists()
         try:
             folder.mkdir(exist_ok=True)

@@ -10,6 +10,9 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["env_slug", "file_sha256", "write_atomic"]
@@ -49,3 +52,34 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, timeout: float = 60.0) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` itself (``flock`` on the folder's descriptor), so that locking leaves
+    no lock file behind; the OS releases it when the holder exits or dies. Each call opens its own descriptor, so
+    threads of one process exclude each other too. Raises TimeoutError naming the folder after ``timeout`` s.
+    Where ``flock`` is missing (Windows) a ``.lock`` file inside the folder is used instead."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not a POSIX system
+        from filelock import FileLock
+
+        with FileLock(Path(folder) / ".lock", timeout=timeout):
+            yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"`folder` {str(folder)!r} stayed locked by another writer for over "
+                                       f"{timeout:g} s") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -268,6 +268,7 @@ def test_near_duplicates_are_refused_whatever_the_name_or_claims(env, tmp_path):
                                                   r"\(to 9 decimals; .*got 'hand-"):
             submit(write(tmp_path / f"d{i}.json", result), board)
     assert snapshot(board) == before
+    assert not list(board.rglob("*.lock"))  # refusals at the storage step leave no lock file
 
 
 def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path):
