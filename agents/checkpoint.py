@@ -8,11 +8,15 @@ A run folder holds::
         optimizer.pt                 AdamW's state (tensors only: loads with ``weights_only=True``)
         rng.pt                       torch's CPU (and CUDA) generator states
         state.json                   step, validation history, counters, scalarizer state, Python and NumPy RNGs
+        manifest.json                sha256 of every other file of the checkpoint, written last
     adapter/, summary.json           the final adapters and the run's summary, written at the end
     tensorboard/                     events (``agents.rl``)
 
 Every checkpoint is written into a temporary folder next to its final place and renamed into place with
 ``os.replace``, so a run killed while saving leaves the previous checkpoint intact and never a half-written one.
+A checkpoint damaged later (a truncated file, a flipped byte) fails its manifest: :func:`latest` skips it with a
+warning that names it and the file, and the run resumes from the newest intact one. Temporary folders of a write
+that was killed are removed on resume (:func:`remove_temporaries`).
 
 Exactness: the prompt draws (a NumPy generator), sampling and adapter dropout (torch's generator) and validation
 (a forked generator seeded with the run's seed) are all restored, so on the CPU a resumed run ends bit for bit where
@@ -28,6 +32,7 @@ import random
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +42,15 @@ import torch
 
 from agents.config import TrainConfig
 from agents.policy import CausalLMPolicy
-from morl_core.files import write_atomic
+from morl_core.files import file_sha256, write_atomic
 
-__all__ = ["RunState", "latest", "save", "load", "write_config", "save_final", "read_summary", "STEP_RE"]
+__all__ = ["RunState", "latest", "save", "load", "write_config", "save_final", "read_summary", "STEP_RE", "verify",
+           "remove_temporaries", "MANIFEST"]
 
 STEP_RE = re.compile(r"step-(\d{8})")
 #: config fields that may differ between a run and its resumption (they do not change the trajectory)
 RESUMABLE_CHANGES = ("max_steps", "resume", "out_dir", "save_every", "keep_checkpoints")
+MANIFEST = "manifest.json"
 
 
 @dataclass
@@ -106,11 +113,51 @@ def _check_same_run(out: Path, config: TrainConfig) -> None:
                              f"Resume with the same settings, or train into another --out folder")
 
 
+def _write_manifest(folder: Path) -> None:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    manifest = {str(p.relative_to(folder)): file_sha256(p) for p in files}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def verify(folder: Path) -> str | None:
+    """What is wrong with checkpoint ``folder`` by its manifest (a missing, extra-short or changed file, or no
+    manifest), or None when every file matches its recorded sha256."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        return f"{MANIFEST} is missing or unreadable ({type(exc).__name__})"
+    for name, digest in sorted(manifest.items()):
+        path = Path(folder) / name
+        try:
+            if file_sha256(path) != digest:
+                return f"{name} does not match its checksum"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or type(exc).__name__})"
+    return None
+
+
 def latest(out: Path) -> Path | None:
-    """The newest complete checkpoint folder under ``out/checkpoints``, or None."""
+    """The newest *intact* checkpoint folder under ``out/checkpoints`` (see :func:`verify`), or None; each newer
+    damaged one is skipped with a warning that names it and what is wrong."""
     folder = Path(out) / "checkpoints"
     found = sorted(p for p in folder.glob("step-*") if STEP_RE.fullmatch(p.name)) if folder.is_dir() else []
-    return found[-1] if found else None
+    for candidate in reversed(found):
+        problem = verify(candidate)
+        if problem is None:
+            return candidate
+        warnings.warn(f"checkpoint {str(candidate)!r} is damaged ({problem}); skipping it for the previous intact "
+                      f"one", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def remove_temporaries(out: Path) -> list[Path]:
+    """Delete the temporary folders a killed write left in run folder ``out`` (``checkpoints/.step-*`` and
+    ``.adapter-*``); returns what was removed. Call only when no other process writes into ``out``."""
+    out = Path(out)
+    leftovers = sorted([*out.glob(".adapter-*"), *(out / "checkpoints").glob(".step-*")])
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return leftovers
 
 
 def _rng_states(rng: np.random.Generator) -> dict:
@@ -142,8 +189,12 @@ def save(out: Path, state: RunState, policy: CausalLMPolicy, optimizer: torch.op
         torch.save(torch_states, tmp / "rng.pt")
         blob = {"run_state": asdict(state), "scalarizer": scalarizer.state_dict(), "rng": _rng_states(rng)}
         (tmp / "state.json").write_text(json.dumps(blob) + "\n")
+        _write_manifest(tmp)
 
-    _atomic_dir(target, write)
+    try:
+        _atomic_dir(target, write)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError
+        raise OSError(f"could not write the checkpoint {str(target)!r}: {exc}".splitlines()[0]) from None
     for old in sorted(p for p in target.parent.glob("step-*") if STEP_RE.fullmatch(p.name))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return target

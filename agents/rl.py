@@ -252,6 +252,8 @@ def _setup(config: TrainConfig, env: gym.Env | None, adapter_name: str) -> _Run:
     """Environment (``env``, or built from the config), prompts, seeds, policy, scalarizer, optimizer; restored
     from the latest checkpoint on resume."""
     out = Path(config.out_dir)
+    if config.resume:
+        checkpoint.remove_temporaries(out)
     resume_from = checkpoint.latest(out)
     if resume_from is not None and not config.resume:
         raise ValueError(f"`out_dir` already holds checkpoints of a run ({str(out)!r}); got resume=False. Pass "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,67 @@ def test_resume_ends_where_an_uninterrupted_run_would(tiny_lm, tmp_path, monkeyp
     assert [p.name for p in sorted((tmp_path / "killed" / "checkpoints").glob("step-*"))] == \
         ["step-00000002", "step-00000004"]
     assert not list((tmp_path / "killed" / "checkpoints").glob(".*"))  # no temporary folders left
+
+
+@pytest.fixture(scope="module")
+def two_checkpoints(tiny_lm, tmp_path_factory) -> Path:
+    """A finished 2-step run with checkpoints at steps 1 and 2."""
+    out = tmp_path_factory.mktemp("two-checkpoints")
+    rl.train(tiny_config(tiny_lm, out, max_steps=2, save_every=1, eval_every=2))
+    return out
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("optimizer.pt", _truncate), ("rng.pt", _truncate), ("state.json", _truncate),
+    ("adapter/adapter_model.safetensors", _truncate), ("adapter/adapter_model.safetensors", _flip_byte),
+    ("adapter/adapter_config.json", lambda p: p.unlink()), ("manifest.json", lambda p: p.unlink())])
+def test_a_damaged_newest_checkpoint_is_skipped_for_the_previous_intact_one(two_checkpoints, tmp_path, name, damage):
+    run = tmp_path / "run"
+    shutil.copytree(two_checkpoints, run)
+    assert checkpoint.verify(run / "checkpoints" / "step-00000002") is None
+    damage(run / "checkpoints" / "step-00000002" / name)
+    with pytest.warns(RuntimeWarning, match=rf"step-00000002' is damaged \({re.escape(name)} .*previous intact"):
+        assert checkpoint.latest(run).name == "step-00000001"
+
+
+def test_resume_removes_the_temporaries_of_a_killed_write(tiny_lm, two_checkpoints, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(two_checkpoints, run)
+    (run / "checkpoints" / ".step-00000003-x1y2").mkdir()
+    (run / ".adapter-k9").mkdir()
+    result = rl.train(tiny_config(tiny_lm, run, max_steps=3, save_every=1, eval_every=2, resume=True))
+    assert result.state.step == 3
+    assert not list((run / "checkpoints").glob(".*")) and not list(run.glob(".adapter-*"))
+
+
+def test_a_failed_checkpoint_write_is_one_error_naming_the_path(tmp_path, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed\nmore lines")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(OSError, match=r"^could not write the checkpoint '.*step-00000005': .*file write failed$"):
+        checkpoint.save(tmp_path, checkpoint.RunState(step=5), _AdapterStub(), torch.optim.SGD([torch.zeros(1)], 0.1),
+                        make_scalarizer("linear", 2), np.random.default_rng(0))
+    assert not list((tmp_path / "checkpoints").iterdir())  # no temporary folder left
+
+
+class _AdapterStub:
+    """Stands in for a policy whose adapters save fine (the failure under test is torch.save's)."""
+
+    def save_adapter(self, folder: Path) -> None:
+        folder.mkdir(parents=True)
+        (folder / "adapter_model.safetensors").write_bytes(b"stub")
 
 
 def test_resume_refuses_a_changed_trajectory_and_a_silent_overwrite(tiny_lm, tmp_path):
