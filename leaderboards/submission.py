@@ -29,6 +29,7 @@ from leaderboards.metrics import METRICS, KnownFronts, MetricInput, compute_all
 from morl_core.agent import AGENT_NAME_RE, FAMILIES
 from morl_core.errors import MorlError, did_you_mean, message
 from morl_core.files import env_slug, folder_lock, write_atomic
+from morl_envs.choice_env import CCS_GRID_STEPS  # the weight grid of the known coverage sets
 
 __all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result",
            "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "default_board_dir",
@@ -43,6 +44,7 @@ CLAIM_TOLERANCE = 1e-6
 MAX_DEPTH = 16  # the deepest nesting of arrays and objects a result may have (a schema-1 result needs 4)
 MAX_INT = 2**63  # the largest integer magnitude anywhere in a result
 REWARD_DECIMALS = 9  # rewards equal to this many decimals count as the same entry
+FRONT_TOLERANCE = 1e-6  # float slack when a reward vector is compared with a known front
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
              "evaluation", "seeds", "preferences", "rewards", "costs")
 _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
@@ -324,6 +326,38 @@ def compute_metrics(result: dict, known: KnownFronts | None = None) -> dict[str,
     return compute_all(data)
 
 
+def check_plausible(result: dict, known: KnownFronts | None) -> None:
+    """Refuse what no real agent can produce: a ``preference_independent`` flag its rows contradict and, where the
+    environment's fronts are known, a mean reward vector that no point of the exact Pareto front of the test split
+    weakly dominates (within :data:`FRONT_TOLERANCE`)."""
+    rewards = np.asarray(result["rewards"], dtype=np.float64)  # (S, m, d)
+    if result["evaluation"]["preference_independent"]:
+        spread = np.abs(rewards - rewards[:, :1]).max(axis=(1, 2))  # (S,)
+        bad = int(np.argmax(spread))
+        _fail(spread[bad] <= 1e-12, "evaluation.preference_independent",
+              "must be false when the reward rows differ between preferences", True,
+              f"rewards[{bad}] varies by {spread[bad]:.3g} across preferences")
+    if known is None:
+        return
+    front = np.asarray(known.pareto_front, dtype=np.float64)  # (P, d)
+    for s, block in enumerate(rewards):
+        for i, vector in enumerate(block):
+            reached = np.all(front >= vector - FRONT_TOLERANCE, axis=1).any()
+            _fail(bool(reached), f"rewards[{s}][{i}]", "must be achievable: no point of the environment's exact "
+                  f"Pareto front of the test split reaches it (tolerance {FRONT_TOLERANCE:g})", vector.tolist())
+
+
+def check_metric_ranges(metrics: dict[str, float | None], d: int) -> None:
+    """Refuse metrics no real result can have: a negative IGD, or a maximum utility loss below what the coverage
+    set's weight grid can miss (``-d / (4 * CCS_GRID_STEPS)``)."""
+    if metrics.get("igd") is not None:
+        _fail(metrics["igd"] >= 0.0, "rewards", "must give a non-negative IGD", metrics["igd"])
+    if metrics.get("mul") is not None:
+        floor = -d / (4 * CCS_GRID_STEPS) - FRONT_TOLERANCE
+        _fail(metrics["mul"] >= floor, "rewards", f"must give a maximum utility loss of at least {floor:.4g} "
+              f"(below it the rewards beat every achievable policy)", metrics["mul"])
+
+
 def compare_claims(claimed: dict, metrics: dict) -> list[str]:
     """One line per claimed metric that differs from the recomputed value by more than 1e-6 (relative to
     max(1, |value|)); claims are reported, never used."""
@@ -404,7 +438,10 @@ def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) 
     ``leaderboards/entries``). Any failure raises :class:`SubmissionError` and leaves the board unchanged."""
     result = read_result(path)
     env = _validated_env(result)
-    metrics = compute_metrics(result, known_fronts(env))
+    known = known_fronts(env)
+    check_plausible(result, known)
+    metrics = compute_metrics(result, known)
+    check_metric_ranges(metrics, env.reward_dim)
     disagreements = compare_claims(result.get("claimed_metrics", {}), metrics)
     digest = content_hash(result)
     entry = {"entry_version": 1, "sha256": digest, "metrics": metrics, "claim_disagreements": disagreements,

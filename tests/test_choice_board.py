@@ -206,6 +206,14 @@ def test_random_agent_needs_a_positive_action_count():
      "`evaluation.n_prompts` must be the whole test split (55 prompts); got 54"),
     (lambda r: r["rewards"][0][0].__setitem__(2, 1.2), "`rewards[0][0][2]` must lie in reward_space [0, 1]; got 1.2"),
     (lambda r: r.__setitem__("claimed_metrics", {"igd": "low"}), "`claimed_metrics.igd` must be a number; got 'low'"),
+    (lambda r: r.__setitem__("rewards", [[[1.0, 1.0, 1.0]] * 15] * 2),
+     "`rewards[0][0]` must be achievable: no point of the environment's exact Pareto front of the test split reaches "
+     "it (tolerance 1e-06); got [1.0, 1.0, 1.0]"),
+    (lambda r: r["rewards"][0][7].__setitem__(0, r["rewards"][0][7][0] + 1e-3),
+     "`rewards[0][7]` must be achievable"),
+    (lambda r: r["evaluation"].__setitem__("preference_independent", True),
+     "`evaluation.preference_independent` must be false when the reward rows differ between preferences; got True. "
+     "rewards[0] varies by"),
     (lambda r: r.__setitem__("env_id", "morl/Counsel-Choice-v9"),
      "`env_id` must be a registered environment id ['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1'"),
 ])

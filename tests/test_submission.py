@@ -130,6 +130,9 @@ CASES = {
                             "`code_version` must be valid Unicode (no lone surrogates)"),
     "deep details": (_set("agent.details", {"x": _nested(40)}),
                      "must not nest arrays and objects more than 16 deep; got 17"),
+    "independent flag contradicted": (_set("evaluation.preference_independent", True),
+                                      "`evaluation.preference_independent` must be false when the reward rows differ "
+                                      "between preferences; got True. rewards[0] varies by 0.7"),
     "bool reference point": (_set("reference_point", [False, False]), "`reference_point[0]` must be a number; got False"),
 }
 NAMES = ["../x", "..", "a/b", "/etc/passwd", "..\\x", "", "x" * 65, ".hidden", "name with space", 7]
