@@ -167,11 +167,15 @@ def read_result(path: str | os.PathLike) -> dict:
     """The result JSON at ``path``: at most 1 MB, UTF-8, one object, no duplicate keys (NaN parses, then fails
     :func:`validate` with its field's name)."""
     path = Path(path)
-    _fail(path.is_file(), "path", "must be an existing result file", str(path))
-    size = path.stat().st_size
-    _fail(size <= MAX_BYTES, "path", f"must be a file of at most {MAX_BYTES} bytes", f"{size} bytes ({path})")
     try:
-        result = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        _fail(path.is_file(), "path", "must be an existing result file", str(path))
+        size = path.stat().st_size
+        _fail(size <= MAX_BYTES, "path", f"must be a file of at most {MAX_BYTES} bytes", f"{size} bytes ({path})")
+        data = path.read_bytes()
+    except OSError as exc:  # a name part over 255 bytes, no permission, ...
+        raise SubmissionError("path", "must be a readable result file", str(path), str(exc.strerror)) from None
+    try:
+        result = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as exc:
         raise SubmissionError("path", "must be UTF-8 text", f"{path}: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -404,13 +408,17 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     """Store ``entry`` under a lock on the board folder (:func:`morl_core.files.folder_lock`: no lock file,
     released even if the process dies), refusing an exact duplicate or a copy of a stored entry's rewards; a
     failure removes the environment folder when this call created it."""
+    try:
+        board.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SubmissionError("board_dir", "must be a folder that can be created and written",
+                              str(board), str(exc.strerror)) from None
     folder = board / env_slug(result["env_id"])
     target = folder / f"{result['agent']['name']}-{digest[:12]}.json"
     _fail(target.resolve().parent == folder.resolve(), "agent.name", "must not leave the board folder",
           result["agent"]["name"])
     _fail(not folder.is_symlink(), "env_id", "must name a board folder that is not a symbolic link (an entry "
           "stored through a link would land outside the board)", str(folder))
-    board.mkdir(parents=True, exist_ok=True)
     with folder_lock(board, timeout=60):
         created = not folder.exists()
         try:

@@ -183,6 +183,11 @@ def test_malformed_files_are_refused(env, tmp_path):
         assert fragment in str(caught.value), label
     with pytest.raises(SubmissionError, match="`path` must be an existing result file"):
         read_result(tmp_path / "absent.json")
+    with pytest.raises(SubmissionError, match=r"`path` must be a readable result file; got '.*\. File name too long"):
+        read_result(tmp_path / ("x" * 300 + ".json"))
+    with pytest.raises(SubmissionError, match=r"`board_dir` must be a folder that can be created and written; got "
+                                              r"'.*\. File name too long"):
+        submit(write(tmp_path / "ok.json", synthetic_result(env)), tmp_path / ("b" * 300))
     assert not board.exists()
 
 
