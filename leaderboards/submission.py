@@ -164,8 +164,9 @@ def _unicode(text: str, name: str) -> None:
 
 
 def read_result(path: str | os.PathLike) -> dict:
-    """The result JSON at ``path``: at most 1 MB, UTF-8, one object, no duplicate keys (NaN parses, then fails
-    :func:`validate` with its field's name)."""
+    """The result JSON at ``path``: at most 1 MB, UTF-8, one object, no duplicate keys (NaN, deep nesting within the
+    parser's limit and huge integers parse, then fail :func:`validate`'s :func:`check_tree` with their field's
+    name)."""
     path = Path(path)
     try:
         _fail(path.is_file(), "path", "must be an existing result file", str(path))
@@ -186,7 +187,6 @@ def read_result(path: str | os.PathLike) -> dict:
         raise SubmissionError("path", f"must hold JSON nested at most {MAX_DEPTH} deep, with integers of magnitude "
                                       f"at most 2**63", f"{path}: {type(exc).__name__}") from None
     _fail(isinstance(result, dict), "result", "must be a JSON object", type(result).__name__)
-    check_tree(result)
     return result
 
 
@@ -423,13 +423,11 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
         created = not folder.exists()
         try:
             folder.mkdir(exist_ok=True)
-            for other in folder.glob(f"*-{digest[:12]}.json"):
+            key = rewards_key(result)
+            for other in sorted(folder.glob("*.json")):  # each stored entry read once
                 stored = json.loads(other.read_text(encoding="utf-8"))
                 _fail(stored.get("sha256") != digest, "result",
                       "must differ from every stored entry (exact duplicate refused)", str(other))
-            key = rewards_key(result)
-            for other in sorted(folder.glob("*.json")):
-                stored = json.loads(other.read_text(encoding="utf-8"))
                 _fail(rewards_key(stored["result"]) != key, "rewards",
                       f"must differ from every stored entry's seeds and rewards (to {REWARD_DECIMALS} decimals; a "
                       f"renamed or re-claimed copy is a duplicate)", other.name)
