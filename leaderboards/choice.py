@@ -2,12 +2,12 @@
 
 A choice environment's "reply" to a prompt is the index of one of its K candidate replies, whose reward vector is
 stored, so the protocol is :func:`leaderboards.protocol.evaluate`'s with exact rewards: for each seed and each
-preference w of the environment's preference set, the agent picks one candidate for every test prompt (given as
-its observation, the prompt embedding, in the test split's fixed order) and the mean reward vector of the picks is
+preference w of the environment's preference set, the agent picks one candidate for every test prompt (given as its
+observation, the prompt embedding, in the test split's fixed order) and the mean reward vector of the picks is
 recorded (``ChoiceEnv.expected_return``: a table look-up, no sampling noise). The result has the text protocol's
-schema (version 1), so ``submit`` and the boards take it unchanged; because the Pareto front and the convex coverage
-set of these environments are known, ``submit`` also recomputes IGD and MUL against them
-(:func:`leaderboards.submission.known_fronts`).
+schema (version 2; the answers are the chosen candidate indices), so ``submit`` and the boards take it unchanged;
+because the Pareto front and the convex coverage set of these environments are known, ``submit`` also recomputes IGD
+and MUL against them (:func:`leaderboards.submission.known_fronts`).
 
 Inference cost is relative to the baseline the caller hands in: on the board, ``agents.RandomChoiceAgent``, the
 untrained policy of a choice environment (uniformly random picks), timed in the same run on the same observations.
@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 import morl_envs
+from leaderboards.answers import AnswerTable
 from leaderboards.indicators import hypervolume
 from leaderboards.protocol import (
     PROTOCOLS,
@@ -64,20 +65,21 @@ def _actions(agent: ChoiceAgent, observations: np.ndarray, preference: np.ndarra
 
 
 def _evaluate_seed(agent: ChoiceAgent, env: Any, observations: np.ndarray, prefs: np.ndarray,
-                   seed: int) -> np.ndarray:
-    """The (m, d) per-preference exact mean reward vectors of one seed on the test split."""
+                   seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (m, d) per-preference exact mean reward vectors of one seed on the test split and the (m, n) actions."""
     split, n_actions = env.eval_spec.test_split, int(env.action_space.n)
     if agent.preference_independent:
         uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
-        once = env.expected_return(_actions(agent, observations, uniform, seed, n_actions), split)
-        return np.tile(once, (len(prefs), 1))
-    return np.stack([env.expected_return(_actions(agent, observations, w, seed, n_actions), split) for w in prefs])
+        actions = _actions(agent, observations, uniform, seed, n_actions)
+        return np.tile(env.expected_return(actions, split), (len(prefs), 1)), np.tile(actions, (len(prefs), 1))
+    actions = np.stack([_actions(agent, observations, w, seed, n_actions) for w in prefs])
+    return np.stack([env.expected_return(a, split) for a in actions]), actions
 
 
 def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 1, 2),
                     preferences: npt.ArrayLike | None = None, *, baseline: ChoiceAgent | None = None,
                     timing_repeats: int = TIMING_REPEATS, env: gym.Env | None = None, **env_kwargs: Any) -> dict:
-    """The leaderboard result (schema version 1) of the choice agent ``agent`` on the choice env ``env_id``.
+    """The leaderboard result (schema version 2) of the choice agent ``agent`` on the choice env ``env_id``.
 
     ``preferences`` defaults to the eval spec's set (results with others are refused by ``submit``). ``baseline``
     is the agent the inference cost is relative to (the board's: ``agents.RandomChoiceAgent``; None times ``agent``
@@ -97,7 +99,9 @@ def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 
         observations = base.observations(spec.test_split)  # (n, D)
         prefs = _check_preferences(preferences, spec)
         start = time.perf_counter()
-        rewards = np.stack([_evaluate_seed(agent, base, observations, prefs, s) for s in seeds])  # (S, m, d)
+        per_seed = [_evaluate_seed(agent, base, observations, prefs, s) for s in seeds]
+        rewards = np.stack([r for r, _ in per_seed])  # (S, m, d)
+        actions = np.stack([a for _, a in per_seed])  # (S, m, n)
         eval_seconds = time.perf_counter() - start
         baseline = agent if baseline is None else baseline
         d = len(spec.objectives)
@@ -106,7 +110,9 @@ def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 
         costs = {**_training_costs(agent), "eval_seconds_per_reply": own, "baseline_seconds_per_reply": other}
         costs["eval_device"], costs["eval_peak_memory_bytes"] = device_and_peak_memory()
         costs["eval_seconds"] = eval_seconds
-        result = build_result(spec, agent, len(observations), seeds, prefs, rewards, costs)
+        table = AnswerTable()  # the candidate indices themselves: the index array holds the actions
+        table.add(range(int(base.action_space.n)))
+        result = build_result(spec, agent, len(observations), seeds, prefs, rewards, costs, table, actions)
         result["claimed_metrics"] = compute_metrics(result, known_fronts(base))
     return result
 

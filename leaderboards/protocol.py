@@ -3,11 +3,12 @@
 For each seed and each preference w of the environment's preference set (``EvalSpec.preferences``: 11 weights for 2
 objectives, the 15-point simplex lattice for 3), the agent answers the environment's test split in its fixed order,
 the environment's reward models score all replies in one batched call per model, and the mean reward vector is
-recorded. Costs are recorded alongside: the agent's own training costs, the evaluation's device, peak memory and
-seconds, and the seconds per reply relative to the untrained default policy timed in the same run on the same
-prompts (the protocol of morl-baselines' benchmark: fixed reference points and seeds, its issue #43; the cost
-challenges of Kong et al., 2025, arXiv 2509.21613). Agents implement :class:`morl_core.agent.Agent`; the
-protocol builds none itself, so the caller hands in the untrained baseline of the inference cost.
+recorded with the replies themselves (so that ``submit`` can score them again). Costs are recorded alongside: the
+agent's own training costs, the evaluation's device, peak memory and seconds, and the seconds per reply relative to
+the untrained default policy timed in the same run on the same prompts (the protocol of morl-baselines' benchmark:
+fixed reference points and seeds, its issue #43; the cost challenges of Kong et al., 2025, arXiv 2509.21613). Agents
+implement :class:`morl_core.agent.Agent`; the protocol builds none itself, so the caller hands in the untrained
+baseline of the inference cost.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 import morl_envs
+from leaderboards.answers import AnswerTable, pack_answers
 from leaderboards.submission import SCHEMA_VERSION, compute_metrics
 from morl_core.agent import Agent, BaseAgent, TrainingCosts, check_agent
 from morl_core.device import device_and_peak_memory, reset_peak_memory
@@ -74,23 +76,29 @@ def _check_preferences(preferences: npt.ArrayLike | None, spec: Any) -> np.ndarr
     return check_weight_rows(preferences, len(spec.objectives), max_rows=1000)
 
 
-def _mean_reward(agent: Agent, env: Any, prompts: list[str], preference: np.ndarray, seed: int) -> np.ndarray:
+def _answer(agent: Agent, env: Any, prompts: list[str], preference: np.ndarray, seed: int,
+            table: AnswerTable) -> tuple[np.ndarray, list[int]]:
     """The mean reward vector (d,) of the agent's replies to ``prompts``, scored by the environment (``score``:
-    replies cut as its step cuts them, one batched call per reward model)."""
+    replies cut as its step cuts them, one batched call per reward model), and the replies' indices in ``table``."""
     replies = agent.respond(list(prompts), preference.copy(), seed)
     if not isinstance(replies, list) or len(replies) != len(prompts):
         got = len(replies) if isinstance(replies, list) else type(replies).__name__
         raise ValueError(f"`{agent.name}.respond` must return a list with one reply per prompt ({len(prompts)}); "
                          f"got {got}")
-    return env.score(prompts, replies).astype(np.float64).mean(axis=0)  # (B, d) -> (d,)
+    rewards = env.score(prompts, replies).astype(np.float64).mean(axis=0)  # (B, d) -> (d,)
+    return rewards, table.add(replies)
 
 
-def _evaluate_seed(agent: Agent, env: Any, prompts: list[str], prefs: np.ndarray, seed: int) -> np.ndarray:
-    """The (m, d) per-preference mean reward vectors of one seed."""
+def _evaluate_seed(agent: Agent, env: Any, prompts: list[str], prefs: np.ndarray, seed: int,
+                   table: AnswerTable) -> tuple[np.ndarray, np.ndarray]:
+    """The (m, d) per-preference mean reward vectors of one seed and the (m, n) indices of its replies in
+    ``table``."""
     if agent.preference_independent:
         uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
-        return np.tile(_mean_reward(agent, env, prompts, uniform, seed), (len(prefs), 1))
-    return np.stack([_mean_reward(agent, env, prompts, w, seed) for w in prefs])
+        rewards, index = _answer(agent, env, prompts, uniform, seed, table)
+        return np.tile(rewards, (len(prefs), 1)), np.tile(index, (len(prefs), 1))
+    answered = [_answer(agent, env, prompts, w, seed, table) for w in prefs]
+    return np.stack([r for r, _ in answered]), np.array([i for _, i in answered], dtype=np.int64)
 
 
 def _seconds_per_reply(agent: Agent, prompts: list[str], seed: int, preference: np.ndarray) -> float:
@@ -149,9 +157,10 @@ def _costs(agent: Agent, baseline: Agent | None, prompts: list[str], seed: int, 
 
 
 def build_result(spec: Any, agent: BaseAgent, n_prompts: int, seeds: list[int], prefs: np.ndarray,
-                 rewards: np.ndarray, costs: dict[str, Any]) -> dict:
-    """A schema-1 result (without ``claimed_metrics``) from the per-seed, per-preference mean reward vectors
-    ``rewards`` (S, m, d) of ``agent`` on the ``n_prompts`` prompts of ``spec``'s test split."""
+                 rewards: np.ndarray, costs: dict[str, Any], table: AnswerTable, index: np.ndarray) -> dict:
+    """A result of schema version 2 (without ``claimed_metrics``) from the per-seed, per-preference mean reward
+    vectors ``rewards`` (S, m, d) of ``agent`` on the ``n_prompts`` prompts of ``spec``'s test split and its answers:
+    the distinct ones in ``table``, ``index`` (S, m, n) into it."""
     return {
         "schema_version": SCHEMA_VERSION, "env_id": spec.env_id, "objectives": list(spec.objectives),
         "reference_point": list(spec.reference_point),
@@ -162,13 +171,15 @@ def build_result(spec: Any, agent: BaseAgent, n_prompts: int, seeds: list[int], 
         "code_version": code_version(),
         "evaluation": {"split": spec.test_split, "n_prompts": n_prompts,
                        "preference_independent": bool(agent.preference_independent)},
-        "seeds": seeds, "preferences": prefs.tolist(), "rewards": rewards.tolist(), "costs": costs}
+        "seeds": seeds, "preferences": prefs.tolist(), "rewards": rewards.tolist(),
+        "answers": pack_answers(table.answers, index), "costs": costs}
 
 
 def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), preferences: npt.ArrayLike | None = None,
              max_prompts: int | None = None, *, baseline: Agent | None = None, timing_prompts: int = TIMING_PROMPTS,
              env: gym.Env | None = None, **env_kwargs: Any) -> dict:
-    """The leaderboard result (schema version 1, see :mod:`leaderboards.submission`) of ``agent`` on ``env_id``.
+    """The leaderboard result (schema version 2, see :mod:`leaderboards.submission`) of ``agent`` on ``env_id``:
+    its mean reward vectors and every reply it gave (:mod:`leaderboards.answers`).
 
     ``preferences`` defaults to the eval spec's set and ``max_prompts`` to the whole test split; results with
     other values are for quick checks and are refused by ``submit``. ``baseline`` is the agent the inference cost
@@ -191,12 +202,15 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
         prefs = _check_preferences(preferences, spec)
         reset_peak_memory()
         start = time.perf_counter()
-        rewards = np.stack([_evaluate_seed(agent, base, prompts, prefs, s) for s in seeds])  # (S, m, d)
+        table = AnswerTable()
+        per_seed = [_evaluate_seed(agent, base, prompts, prefs, s, table) for s in seeds]
+        rewards = np.stack([r for r, _ in per_seed])  # (S, m, d)
+        index = np.stack([i for _, i in per_seed])  # (S, m, n)
         eval_seconds = time.perf_counter() - start
         costs = _costs(agent, baseline, prompts[:timing_prompts], seeds[0], len(spec.objectives))
         costs["eval_device"], costs["eval_peak_memory_bytes"] = device_and_peak_memory()
         costs["eval_seconds"] = eval_seconds
-    result = build_result(spec, agent, len(prompts), seeds, prefs, rewards, costs)
+    result = build_result(spec, agent, len(prompts), seeds, prefs, rewards, costs, table, index)
     result["claimed_metrics"] = compute_metrics(result)
     return result
 

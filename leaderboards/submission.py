@@ -1,10 +1,14 @@
-"""Verified leaderboard submissions: the result schema (version 1), its validation, metric recomputation, storage.
+"""Verified leaderboard submissions: the result schema (version 2), its validation, re-scoring, metrics, storage.
 
 A result (written by :func:`leaderboards.protocol.evaluate`) holds, per seed and per preference of the environment's
-preference set, the mean reward vector over the environment's test split, plus costs and fingerprints. ``submit``
-re-instantiates the installed environment and checks the result against it (dimensions, ``reward_space`` bounds,
-data / reward-model / eval-spec fingerprints), recomputes every metric itself (claimed values are only compared,
-never trusted), and stores the entry atomically under ``<board>/<env-slug>/<agent>-<sha256[:12]>.json``.
+preference set, every answer the agent gave on the environment's test split (replies, or a choice environment's
+candidate indices; packed by :mod:`leaderboards.answers`) and the mean reward vector it claims for them, plus costs
+and fingerprints. ``submit`` re-instantiates the installed environment and checks the result against it
+(dimensions, ``reward_space`` bounds, data / reward-model / eval-spec fingerprints), scores every answer again with
+the environment's own reward models (:func:`leaderboards.answers.rescore`) and ranks those rewards: claimed rewards
+and metrics are only compared and their disagreements reported, never trusted. The entry (the result with the
+re-scored rewards; the submitted ones kept apart) is stored atomically under
+``<board>/<env-slug>/<agent>-<sha256[:12]>.json``. Results of schema version 1 carried no answers and are refused.
 
 The metrics are those of :mod:`leaderboards.metrics` (one registry: hypervolume, its std over seeds, EUM,
 cardinality, balance, controllability, costs; IGD and MUL where the environment's fronts are known, as a choice
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 import morl_envs
+from leaderboards.answers import ENCODING, rescore, unpack_answers
 from leaderboards.metrics import METRICS, KnownFronts, MetricInput, compute_all
 from morl_core.agent import AGENT_NAME_RE, FAMILIES
 from morl_core.errors import MorlError, did_you_mean, message
@@ -32,21 +37,22 @@ from morl_core.files import env_slug, folder_lock, write_atomic
 from morl_envs.choice_env import CCS_GRID_STEPS  # the weight grid of the known coverage sets
 
 __all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result",
-           "validate", "known_fronts", "compute_metrics", "compare_claims", "content_hash", "default_board_dir",
-           "write_result", "submit"]
+           "validate", "known_fronts", "compute_metrics", "compare_claims", "reward_disagreements", "content_hash",
+           "default_board_dir", "write_result", "submit"]
 
-SCHEMA_VERSION = 1
-MAX_BYTES = 1_000_000
+SCHEMA_VERSION = 2
+MAX_BYTES = 4_000_000
 MAX_SEEDS = 100
 MAX_PREFERENCES = 1000
 MAX_TEXT = 200
 CLAIM_TOLERANCE = 1e-6
-MAX_DEPTH = 16  # the deepest nesting of arrays and objects a result may have (a schema-1 result needs 4)
+MAX_DEPTH = 16  # the deepest nesting of arrays and objects a result may have (a schema-2 result needs 4)
 MAX_INT = 2**63  # the largest integer magnitude anywhere in a result
 REWARD_DECIMALS = 9  # rewards equal to this many decimals count as the same entry
 FRONT_TOLERANCE = 1e-6  # float slack when a reward vector is compared with a known front
+REWARD_TOLERANCE = 1e-5  # submitted and re-scored rewards further apart than this are reported (batching, device)
 _TOP_KEYS = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "code_version",
-             "evaluation", "seeds", "preferences", "rewards", "costs")
+             "evaluation", "seeds", "preferences", "rewards", "answers", "costs")
 _COST_KEYS = {  # key -> (kind, nullable): training costs may be unreported (null); evaluation costs may not
     "env_samples": ("int", True), "tokens_generated": ("int", True), "train_seconds": ("float", True),
     "train_device": ("str", True), "train_peak_memory_bytes": ("int", True), "eval_device": ("str", False),
@@ -237,10 +243,21 @@ def _check_costs(value: object) -> None:
         _fail(costs[key] > 0, f"costs.{key}", "must be > 0 (a measured time)", costs[key])
 
 
+def _check_schema_version(result: object) -> None:
+    """The schema version first, so that an old result hears how to make a new one rather than which fields of the
+    new schema it lacks."""
+    _fail(isinstance(result, dict), "result", "must be a JSON object", type(result).__name__)
+    version = result.get("schema_version")
+    old = version == 1 and type(version) is int
+    _fail(version == SCHEMA_VERSION and type(version) is int, "schema_version",
+          f"must be {SCHEMA_VERSION} (the only schema this version reads)", version,
+          "A schema-1 result carries no replies, so the board cannot score it: evaluate the agent again with this "
+          "version (`morl-bench evaluate --agent NAME --env ID --out RESULT.json`, or leaderboards.protocol."
+          "evaluate) and submit the new file" if old else "")
+
+
 def _check_header(result: dict) -> list[int]:
-    """Schema version, agent, code version and seeds (the parts that need no environment); returns the seeds."""
-    _fail(result["schema_version"] == SCHEMA_VERSION and type(result["schema_version"]) is int, "schema_version",
-          f"must be {SCHEMA_VERSION} (the only schema this version reads)", result["schema_version"])
+    """Agent, code version and seeds (the parts that need no environment); returns the seeds."""
     agent = _keys(result["agent"], "agent", ("name", "family"), ("details",))
     if "details" in agent:
         _fail(isinstance(agent["details"], dict) and len(json.dumps(agent["details"])) <= 20_000, "agent.details",
@@ -268,19 +285,64 @@ def _check_evaluation(value: object, env: Any) -> None:
           "must be true or false", evaluation["preference_independent"])
 
 
+def _check_answers(value: object, env: Any, n_seeds: int, independent: bool) -> tuple[list, np.ndarray]:
+    """The decoded answers of a result: (table of distinct answers, index array (S, m, n) into it), checked against
+    the environment: every answer of its kind (a reply, or a candidate index of its action space), one answer per
+    seed, preference and test prompt, and the same answers for every preference when the result says they do not
+    depend on it."""
+    answers = _keys(value, "answers", ("encoding", "data"))
+    _fail(answers["encoding"] == ENCODING, "answers.encoding", f"must be {ENCODING!r}", answers["encoding"])
+    _fail(isinstance(answers["data"], str), "answers.data", "must be a string", type(answers["data"]).__name__)
+    try:
+        table, index = unpack_answers(answers)
+    except ValueError as exc:
+        raise SubmissionError("answers.data", "must be base64 of one zlib stream of the JSON object {\"table\": "
+                              "[...], \"index\": [...]}", f"{answers['data'][:40]}...", str(exc)) from None
+    check_tree({"table": table, "index": index}, "answers")
+    m, n = len(env.eval_spec.preferences), env.split_size(env.eval_spec.test_split)
+    kind = morl_envs.ENV_KINDS.get(morl_envs.describe(env.eval_spec.env_id).kind)
+    _list(table, "answers.table", 1, n_seeds * m * n, "distinct answers")
+    for k, answer in enumerate(table):
+        if kind.answer_type is str:
+            _fail(isinstance(answer, str), f"answers.table[{k}]", "must be a reply (a string)", answer)
+        else:
+            _int(answer, f"answers.table[{k}]", 0, int(env.action_space.n) - 1)
+    _list(index, "answers.index", n_seeds, n_seeds, "blocks, one per seed")
+    for s_, block in enumerate(index):
+        _list(block, f"answers.index[{s_}]", m, m, "rows, one per preference of the eval spec")
+        for i, row in enumerate(block):
+            where = f"answers.index[{s_}][{i}]"
+            _list(row, where, n, n, "answers, one per test prompt")
+            _fail(all(type(x) is int for x in row), where, "must hold integers (indices into answers.table)",
+                  next((x for x in row if type(x) is not int), None))
+    array = np.asarray(index, dtype=np.int64)  # (S, m, n)
+    bad = np.argwhere((array < 0) | (array >= len(table)))
+    _fail(len(bad) == 0, "answers.index" + "".join(f"[{int(k)}]" for k in (bad[0] if len(bad) else ())),
+          f"must be an index into answers.table (0 to {len(table) - 1})", array[tuple(bad[0])] if len(bad) else None)
+    if independent:
+        differs = np.flatnonzero((array != array[:, :1]).any(axis=(1, 2)))
+        _fail(len(differs) == 0, "evaluation.preference_independent",
+              "must be false when the answers differ between preferences", True,
+              f"answers.index[{differs[0] if len(differs) else 0}] varies across preferences")
+    return table, array
+
+
 def validate(result: object) -> Any:
-    """Check ``result`` against schema version 1 and the installed environment; return its ``EvalSpec``.
+    """Check ``result`` against schema version 2 and the installed environment; return its ``EvalSpec``.
 
     Raises :class:`SubmissionError` (a ``ValueError``) naming the field, the rule and the value on the first
-    failure. Sizes are bounded (<= 100 seeds, <= 1000 preferences) before anything is iterated; the environment is
-    instantiated afresh, and the result must match its objectives, reference point, fingerprints, preference set,
-    test split size and ``reward_space`` bounds.
+    failure. Sizes are bounded (<= 100 seeds, <= 1000 preferences, answers inflating to at most 32 MB) before
+    anything is iterated; the environment is instantiated afresh, and the result must match its objectives,
+    reference point, fingerprints, preference set, test split size and ``reward_space`` bounds, and give one answer
+    of the environment's kind per seed, preference and test prompt.
     """
-    return _validated_env(result).eval_spec
+    return _validated(result)[0].eval_spec
 
 
-def _validated_env(result: object) -> Any:
-    """:func:`validate`, returning the fresh environment instance the result was checked against."""
+def _validated(result: object) -> tuple[Any, list, np.ndarray]:
+    """:func:`validate`, returning the fresh environment instance the result was checked against and its decoded
+    answers (table, index)."""
+    _check_schema_version(result)
     result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
     check_tree(result)
     seeds = _check_header(result)
@@ -307,7 +369,8 @@ def _validated_env(result: object) -> Any:
     for key, x in claims.items():
         if x is not None:
             _number(x, f"claimed_metrics.{key}")
-    return env
+    table, index = _check_answers(result["answers"], env, len(seeds), result["evaluation"]["preference_independent"])
+    return env, table, index
 
 
 def known_fronts(env: Any) -> KnownFronts | None:
@@ -439,18 +502,34 @@ def _store(board: Path, result: dict, entry: dict, digest: str) -> Path:
     return target
 
 
+def reward_disagreements(submitted: list, scored: np.ndarray) -> list[str]:
+    """One line when the submitted mean rewards differ from the re-scored ones by more than
+    :data:`REWARD_TOLERANCE` (the largest gap and where it is); submitted rewards are reported, never used."""
+    gap = np.abs(np.asarray(submitted, dtype=np.float64) - scored)
+    if gap.max() <= REWARD_TOLERANCE:
+        return []
+    where = "".join(f"[{int(k)}]" for k in np.unravel_index(int(np.argmax(gap)), gap.shape))
+    return [f"submitted rewards differ from the re-scored ones by up to {gap.max():.6g} (at rewards{where}); the "
+            f"re-scored rewards are stored and ranked"]
+
+
 def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) -> Submission:
-    """Validate the result at ``path``, recompute its metrics, and store it on the board (``board_dir``, default
-    ``leaderboards/entries``). Any failure raises :class:`SubmissionError` and leaves the board unchanged."""
-    result = read_result(path)
-    env = _validated_env(result)
+    """Validate the result at ``path``, score its answers again with the installed environment, recompute its
+    metrics from those rewards, and store it on the board (``board_dir``, default ``leaderboards/entries``). Any
+    failure raises :class:`SubmissionError` and leaves the board unchanged."""
+    submitted = read_result(path)
+    env, table, index = _validated(submitted)
+    scored = rescore(env, table, index, env.eval_spec.test_split)  # (S, m, d)
+    result = {**submitted, "rewards": scored.tolist()}
     known = known_fronts(env)
-    check_plausible(result, known)
+    check_plausible(submitted, known)  # a claim no policy can reach is refused, not merely reported
     metrics = compute_metrics(result, known)
     check_metric_ranges(metrics, env.reward_dim)
-    disagreements = compare_claims(result.get("claimed_metrics", {}), metrics)
+    disagreements = reward_disagreements(submitted["rewards"], scored)
+    disagreements += compare_claims(result.get("claimed_metrics", {}), metrics)
     digest = content_hash(result)
-    entry = {"entry_version": 1, "sha256": digest, "metrics": metrics, "claim_disagreements": disagreements,
+    entry = {"entry_version": 2, "sha256": digest, "metrics": metrics, "claim_disagreements": disagreements,
+             "submitted_rewards": submitted["rewards"],
              "submitted_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "result": result}
     board = Path(board_dir) if board_dir is not None else default_board_dir()
     stored = _store(board, result, entry, digest)

@@ -51,6 +51,12 @@ class Registry(Generic[T]):
         hint = did_you_mean(name, self._entries).strip() if isinstance(name, str) else ""
         raise MorlError.of(field or self.kind, f"must be one of {list(self._entries)}", name, hint)
 
+    def unregister(self, name: str) -> T:
+        """Remove and return the entry called ``name`` (tests that register a stand-in take it out again)."""
+        entry = self.get(name)
+        del self._entries[name]
+        return entry
+
     def names(self) -> tuple[str, ...]:
         """The registered names, in registration order."""
         return tuple(self._entries)

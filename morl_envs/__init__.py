@@ -22,12 +22,14 @@ from morl_envs.registry import (
     make,
     register_env,
     relationship_variants,
+    unregister_env,
 )
 from morl_envs.spec import EvalSpec
 from morl_envs.vector_env import CounselVectorEnv
 
 __all__ = ["ENVS", "ENV_KINDS", "ChoiceEnv", "CounselEnv", "CounselVectorEnv", "EnvEntry", "EnvKind", "EvalSpec",
-           "describe", "env_ids", "make", "preference_set", "register_env", "relationship_variants"]
+           "describe", "env_ids", "make", "preference_set", "register_env", "relationship_variants",
+           "unregister_env"]
 
 # Text environments: the agent writes the reply.
 register_env("morl/Counsel-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "counsel"})

@@ -476,6 +476,14 @@ class ChoiceEnv(gym.Env):
                              f"{split!r} ({len(rows)}); got shape {actions.shape}, dtype {actions.dtype}")
         return self.table.rewards[rows, actions].astype(np.float64).mean(axis=0)
 
+    def score_answers(self, answers: Sequence[int] | np.ndarray, rows: Sequence[int] | np.ndarray,
+                      split: str = "test") -> np.ndarray:
+        """The reward vectors (B, d), float32, of candidate ``answers[i]`` on prompt ``rows[i]`` of ``split``: a
+        table look-up (how ``submit`` re-scores a result's actions; the text environments' method of the same name
+        runs their reward models)."""
+        table_rows = self.split_rows(split)[np.asarray(rows, dtype=np.int64)]
+        return self.table.rewards[table_rows, np.asarray(answers, dtype=np.int64)].astype(np.float32)
+
     def pareto_front(self, split: str = "test") -> np.ndarray:
         """The Pareto front of expected returns over deterministic policies on ``split``, shape (m, d), sorted
         (:func:`minkowski_pareto_front`): exact for Counsel-Choice's test and validation splits (about 4 s, cached

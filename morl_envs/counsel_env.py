@@ -156,6 +156,13 @@ class CounselEnv(gym.Env):
             raise ValueError(f"`replies` must have one entry per prompt ({len(prompts)}); got {len(replies)}")
         return score_replies(self.reward_models, prompts, replies)
 
+    def score_answers(self, answers: Sequence[str], rows: Sequence[int] | np.ndarray,
+                      split: str = "test") -> np.ndarray:
+        """The reward matrix (B, n_objectives) of replies ``answers[i]`` to prompt ``rows[i]`` of ``split`` (its
+        reset-index order), scored as :meth:`score` scores them: how ``submit`` re-scores a result's replies."""
+        pool = self.prompt_set.split(split)
+        return self.score([pool[int(i)].text for i in rows], list(answers))
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         super().reset(seed=seed)
         self._prompt = None  # a reset that raises leaves no episode to step into

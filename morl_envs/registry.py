@@ -29,6 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.envs.registration import register
+from gymnasium.envs.registration import registry as gym_registry
 
 from morl_core.agent import Agent, BaseAgent, ChoiceAgent
 from morl_core.errors import MorlError
@@ -36,7 +37,7 @@ from morl_core.registry import Registry
 from morl_core.simplex import preference_set
 
 __all__ = ["ENVS", "ENV_KINDS", "EnvEntry", "EnvKind", "describe", "env_ids", "make", "register_env",
-           "relationship_variants"]
+           "relationship_variants", "unregister_env"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class EnvKind:
     agent_interface: type[BaseAgent]  # what an agent of this kind implements
     vector_entry_point: str | None = None  # "module:Class" of a native batched env, if any
     known_fronts: bool = False  # the env gives its exact Pareto front and convex coverage set (IGD, MUL on the board)
+    answer_type: type = str  # what an agent answers a prompt with: a reply (str) or a candidate index (int)
     description: str = ""
 
 
@@ -57,7 +59,7 @@ ENV_KINDS.register("text", EnvKind(
     "text", "morl_envs.counsel_env:CounselEnv", Agent, vector_entry_point="morl_envs.vector_env:CounselVectorEnv",
     description="the agent writes the reply (text actions); learned reward models score it"))
 ENV_KINDS.register("choice", EnvKind(
-    "choice", "morl_envs.choice_env:ChoiceEnv", ChoiceAgent, known_fronts=True,
+    "choice", "morl_envs.choice_env:ChoiceEnv", ChoiceAgent, known_fronts=True, answer_type=int,
     description="the agent picks one of K candidate replies (Discrete actions); rewards are a table, fronts known"))
 
 
@@ -99,6 +101,13 @@ def register_env(env_id: str, kind: str, objectives: tuple[str, ...], kwargs: di
     entry = ENVS.register(env_id, EnvEntry(env_id, kind, tuple(objectives), kwargs, relationship))
     register(id=env_id, entry_point=env_kind.entry_point, vector_entry_point=env_kind.vector_entry_point,
              kwargs=dict(kwargs))
+    return entry
+
+
+def unregister_env(env_id: str) -> EnvEntry:
+    """Take ``env_id`` out of :data:`ENVS` and Gymnasium's registry again (for stand-in environments of tests)."""
+    entry = ENVS.unregister(env_id)
+    gym_registry.pop(env_id, None)
     return entry
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-import morl_envs
 from leaderboards.board import boarded_envs, env_families, load_entries, report, table, table_columns
 from leaderboards.submission import submit
 from morl_cli.main import main as bench
+from tests.stub_env import STUB_ENVS, stub_envs
 from tests.test_submission import synthetic_result, write
 
-VARIANTS = {r: i for i, r in morl_envs.relationship_variants().items()}
+VARIANTS = {r: i for i, r in STUB_ENVS.items()}  # a family whose rewards the replies spell out (tests.stub_env)
 COMPETING, CORRELATED = VARIANTS["competing"], VARIANTS["correlated"]
 FAMILY = COMPETING.split("-")[0]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stubs():
+    with stub_envs():
+        yield
 
 
 def flat(value: float, m: int = 11) -> list[list[float]]:
@@ -22,7 +28,7 @@ def flat(value: float, m: int = 11) -> list[list[float]]:
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory):
+def board(tmp_path_factory, _stubs):
     """A board with three entries on the competing variant and two on the correlated one."""
     folder, work = tmp_path_factory.mktemp("board"), tmp_path_factory.mktemp("results")
     competing, correlated = gym.make(COMPETING).unwrapped, gym.make(CORRELATED).unwrapped
@@ -77,7 +83,7 @@ def test_entries_and_boarded_envs(board, tmp_path):
 
 
 def test_report_puts_the_variants_side_by_side(board):
-    assert env_families() == {FAMILY: {"competing": COMPETING, "correlated": CORRELATED}}
+    assert env_families()[FAMILY] == {"competing": COMPETING, "correlated": CORRELATED}
     rep = report(FAMILY, board)
     assert rep.variants == {"competing": COMPETING, "correlated": CORRELATED}
     assert [(r.agent, r.family) for r in rep.rows] == [("low", "single-policy"), ("mid", "multi-policy"),
@@ -86,7 +92,7 @@ def test_report_puts_the_variants_side_by_side(board):
     assert low.cells["correlated"] is None and low.cells["competing"].hv_mean == pytest.approx(0.09)
     assert mid.cells["correlated"].hv_mean == pytest.approx(0.81) and mid.cells["correlated"].rank == 1
     assert high.cells["correlated"].rank == 2
-    with pytest.raises(ValueError, match=f"`env_family` must be one of \\['{FAMILY}'\\].*Did you mean"):
+    with pytest.raises(ValueError, match=f"`env_family` must be one of \\['morl/Counsel', '{FAMILY}'\\].*Did you mean"):
         report(FAMILY[:-1], board)
 
 
@@ -105,7 +111,7 @@ def test_leaderboard_and_report_commands(board, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["leaderboard", "--env", "morl/Counsel-v9"], "error: --env must be a registered id"),
-    (["report", "--family", "morl/PAIR"], f"error: `env_family` must be one of ['{FAMILY}']"),
+    (["report", "--family", "morl/PAIR"], f"error: `env_family` must be one of ['morl/Counsel', '{FAMILY}']"),
     (["evaluate", "--agent", "default", "--env", "morl/Counsl-v1", "--out", "OUT"],
      "Did you mean 'morl/Counsel-v1'?"),
     (["evaluate", "--agent", "default", "--env", "morl/Counsel-v1", "--out", "missing/OUT"],

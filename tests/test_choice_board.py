@@ -117,6 +117,8 @@ def test_igd_and_mul_recomputed_at_submit_as_by_hand(env, oracle_result, tmp_pat
     monkeypatch.setattr(submission, "known_fronts", lambda env: KnownFronts(np.array([a, b]), np.array([a])))
     result = json.loads(json.dumps(oracle_result))
     result["rewards"] = [[[0.5, 0.5, 0.5]] * 15, [a] * 15]  # seed 0: c = (.5, .5, .5); seed 1: a
+    # and the actions "score" so too: this test is about the metrics, the re-scoring has tests of its own
+    monkeypatch.setattr(submission, "rescore", lambda env, table, index, split: np.asarray(result["rewards"]))
     result["claimed_metrics"] = {"igd": 0.0, "mul": 0.0}  # lies: recomputed, reported, never stored
     done = submit(write(tmp_path / "r.json", result), tmp_path / "board")
     # IGD seed 0: |a - c| = |b - c| = 0.1 -> 0.1; seed 1: (0 + |b - a| = 0.1 * sqrt(2)) / 2.
@@ -212,8 +214,8 @@ def test_random_agent_needs_a_positive_action_count():
     (lambda r: r["rewards"][0][7].__setitem__(0, r["rewards"][0][7][0] + 1e-3),
      "`rewards[0][7]` must be achievable"),
     (lambda r: r["evaluation"].__setitem__("preference_independent", True),
-     "`evaluation.preference_independent` must be false when the reward rows differ between preferences; got True. "
-     "rewards[0] varies by"),
+     "`evaluation.preference_independent` must be false when the answers differ between preferences; got True. "
+     "answers.index[0] varies across preferences"),
     (lambda r: r.__setitem__("env_id", "morl/Counsel-Choice-v9"),
      "`env_id` must be a registered environment id ['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1'"),
 ])

@@ -9,6 +9,7 @@ import pytest
 
 import morl_envs
 from agents.baselines import DefaultPolicyAgent
+from leaderboards.answers import rescore, unpack_answers
 from leaderboards.protocol import evaluate
 from leaderboards.submission import compute_metrics, validate
 from morl_core.agent import Agent, TrainingCosts
@@ -50,7 +51,7 @@ def quick() -> dict:
 
 def test_result_shape_and_fingerprints(quick):
     spec = gym.make(ENV, **CHEAP).unwrapped.eval_spec
-    assert quick["schema_version"] == 1 and quick["env_id"] == ENV
+    assert quick["schema_version"] == 2 and quick["env_id"] == ENV
     assert quick["objectives"] == ["empathy", "conciseness"] and quick["reference_point"] == [0.0, 0.0]
     assert quick["fingerprints"] == {"data": spec.data_fingerprint, "eval_spec": spec.fingerprint,
                                      "reward_models": spec.reward_model_fingerprints}
@@ -66,6 +67,14 @@ def test_result_shape_and_fingerprints(quick):
     assert costs["eval_peak_memory_bytes"] > 0 and costs["eval_device"]
     assert quick["claimed_metrics"] == compute_metrics(quick)
     assert quick["code_version"]
+
+
+def test_the_replies_are_in_the_result_and_score_its_rewards_again(quick):
+    table, index = unpack_answers(quick["answers"])
+    assert len(table) == 3 and np.asarray(index).shape == (2, 11, 4)  # three distinct replies, stored once each
+    env = gym.make(ENV, **CHEAP).unwrapped
+    again = rescore(env, table, np.asarray(index), "test")
+    assert np.allclose(again, quick["rewards"], rtol=0, atol=1e-6)
 
 
 def test_deterministic(quick):

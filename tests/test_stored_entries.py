@@ -1,13 +1,16 @@
-"""The shipped board entries still validate against the installed environments, and every stored metric is what the
-metric registry recomputes from the stored result, exactly (entries are verified, not trusted)."""
+"""The shipped board entries still validate against the installed environments, every stored metric is what the
+metric registry recomputes from the stored result, exactly, and (slow) every stored reward vector is what the stored
+replies score again (entries are verified, not trusted)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from leaderboards.answers import rescore, unpack_answers
 from leaderboards.submission import compute_metrics, default_board_dir, known_fronts, validate
 from morl_envs import make
 
@@ -35,3 +38,18 @@ def test_stored_metrics_reproduce_exactly(path: Path):
     # entries stored before IGD and MUL existed lack them; for a text environment they are null anyway
     assert all(recomputed[key] is None for key in recomputed.keys() - entry["metrics"].keys())
     assert spec.env_id == result["env_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ENTRIES, ids=[f"{p.parent.name}/{p.name}" for p in ENTRIES])
+def test_stored_rewards_are_what_the_stored_replies_score(path: Path):
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    result = entry["result"]
+    assert entry["entry_version"] == 2 and result["schema_version"] == 2
+    env = make(result["env_id"])
+    try:
+        table, index = unpack_answers(result["answers"])
+        again = rescore(env.unwrapped, table, np.asarray(index), env.unwrapped.eval_spec.test_split)
+    finally:
+        env.close()
+    assert np.allclose(again, result["rewards"], rtol=0, atol=1e-6)

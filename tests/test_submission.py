@@ -1,25 +1,30 @@
-"""Submissions: schema validation with exact messages, metric recomputation by hand, storage, duplicates, races."""
+"""Submissions: schema validation with exact messages, re-scoring of the answers, metric recomputation by hand,
+storage, duplicates, races. The results are made on a stub environment whose reward models read the rewards off the
+replies (:mod:`tests.stub_env`), so that hand-made reward vectors survive ``submit``'s re-scoring."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import math
 import subprocess
 import sys
 import threading
+import zlib
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
-import morl_envs
+from leaderboards.answers import ENCODING, unpack_answers
 from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
 from morl_cli.main import main as bench
+from tests.stub_env import STUB_ENVS, answers_for, stub_envs
 
 REPO = Path(__file__).resolve().parents[1]
-# The competing two-objective variant, whatever the registry currently names it.
-ENV = next(i for i, r in sorted(morl_envs.relationship_variants().items()) if r == "competing")
+ENV = next(i for i, r in STUB_ENVS.items() if r == "competing")
 SLUG = ENV.replace("/", "-")
 # Hand-made 2-objective result (11 preferences w = (a, 1 - a), a = 0, 0.1, ..., 1). Seed 0 reaches three points:
 # (0.2, 0.9) at a = 0, (0.9, 0.2) at a = 1 and (0.5, 0.5) elsewhere; seed 1 gives (0.5, 0.5) everywhere.
@@ -27,25 +32,35 @@ SEED0 = [[0.2, 0.9]] + [[0.5, 0.5]] * 9 + [[0.9, 0.2]]
 SEED1 = [[0.5, 0.5]] * 11
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stubs():
+    """The stub environments, registered while this module's tests run."""
+    with stub_envs():
+        yield
+
+
 @pytest.fixture(scope="module")
-def env():
-    """The installed environment (reward models load once per process)."""
+def env(_stubs):
+    """The installed stub environment."""
     return gym.make(ENV).unwrapped
 
 
 def synthetic_result(env, rewards=(SEED0, SEED1), name="hand", family="multi-policy", seeds=None) -> dict:
-    """A schema-1 result for ``env`` with the given per-seed per-preference mean reward vectors."""
+    """A schema-2 result for ``env`` with the given per-seed per-preference mean reward vectors, and replies that
+    score exactly those on a stub environment."""
     spec = env.eval_spec
+    n_prompts = len(env.prompt_set.split("test"))
     return {
-        "schema_version": 1, "env_id": spec.env_id, "objectives": list(spec.objectives),
+        "schema_version": 2, "env_id": spec.env_id, "objectives": list(spec.objectives),
         "reference_point": list(spec.reference_point),
         "fingerprints": {"data": spec.data_fingerprint, "reward_models": dict(spec.reward_model_fingerprints),
                          "eval_spec": spec.fingerprint},
         "agent": {"name": name, "family": family}, "code_version": "test",
-        "evaluation": {"split": "test", "n_prompts": len(env.prompt_set.split("test")),
+        "evaluation": {"split": "test", "n_prompts": n_prompts,
                        "preference_independent": False},
         "seeds": list(seeds if seeds is not None else range(len(rewards))),
         "preferences": [list(w) for w in spec.preferences], "rewards": [list(map(list, b)) for b in rewards],
+        "answers": answers_for(rewards, n_prompts),
         "costs": {"env_samples": 1000, "tokens_generated": 48000, "train_seconds": 12.5, "train_device": "cpu",
                   "train_peak_memory_bytes": 10**9, "eval_device": "cpu", "eval_peak_memory_bytes": 10**9,
                   "eval_seconds": 3.0, "eval_seconds_per_reply": 0.02, "baseline_seconds_per_reply": 0.01}}
@@ -68,6 +83,20 @@ def _set(path: str, value):
             target = target[int(key)] if key.isdigit() else target[key]
         target[int(last) if last.isdigit() else last] = value
     return mutate
+
+
+def _answers(change):
+    """A mutation of the decoded answers: ``change(table, index)`` edits them in place, then they are packed again."""
+    def mutate(result):
+        table, index = unpack_answers(result["answers"])
+        change(table, index)
+        result["answers"] = {"encoding": ENCODING, "data": base64.b64encode(zlib.compress(
+            json.dumps({"table": table, "index": index}).encode())).decode()}
+    return mutate
+
+
+def _raw_answers(payload: bytes):
+    return _set("answers.data", base64.b64encode(zlib.compress(payload)).decode())
 
 
 def _nested(depth: int) -> list:
@@ -108,9 +137,13 @@ CASES = {
                        "`evaluation.n_prompts` must be the whole test split (55 prompts); got 4. Re-run"),
     "unknown env": (_set("env_id", "morl/Counsel-v9"),
                     "`env_id` must be a registered environment id"),
-    "schema version": (_set("schema_version", 2), "`schema_version` must be 1 (the only schema this version reads)"),
+    "schema version": (_set("schema_version", 3), "`schema_version` must be 2 (the only schema this version reads)"),
+    "schema version 1": (_set("schema_version", 1), "`schema_version` must be 2 (the only schema this version reads); "
+                         "got 1. A schema-1 result carries no replies, so the board cannot score it: evaluate the "
+                         "agent again with this version (`morl-bench evaluate --agent NAME --env ID --out "
+                         "RESULT.json`"),
     "unknown field": (lambda r: r.__setitem__("rewardz", r.pop("rewards")),
-                      "`rewardz` is not a field of schema version 1; got 'rewardz'. Did you mean 'rewards'?"),
+                      "`rewardz` is not a field of schema version 2; got 'rewardz'. Did you mean 'rewards'?"),
     "missing field": (lambda r: r.pop("costs"), "`costs` is required; got 'nothing (missing)'"),
     "family": (_set("agent.family", "multi"),
                "`agent.family` must be one of ('single-policy', 'multi-policy', 'meta-policy', 'reference'); got 'multi'"),
@@ -120,7 +153,7 @@ CASES = {
     "details not an object": (_set("agent.details", ["reduced"]),
                               "`agent.details` must be a JSON object of at most 20,000 characters; got 'list'"),
     "unknown claim": (_set("claimed_metrics", {"hv": 0.3}),
-                      "`claimed_metrics.hv` is not a field of schema version 1; got 'hv'"),
+                      "`claimed_metrics.hv` is not a field of schema version 2; got 'hv'"),
     "huge integer reward": (_set("rewards.0.0.0", 10**400),
                             "`rewards[0][0][0]` must be an integer of magnitude at most 2**63; got 1000"),
     "nan in details": (_set("agent.details", {"a": [1.0, math.nan]}), "`agent.details.a[1]` must be finite; got nan"),
@@ -131,9 +164,25 @@ CASES = {
     "deep details": (_set("agent.details", {"x": _nested(40)}),
                      "must not nest arrays and objects more than 16 deep; got 17"),
     "independent flag contradicted": (_set("evaluation.preference_independent", True),
-                                      "`evaluation.preference_independent` must be false when the reward rows differ "
-                                      "between preferences; got True. rewards[0] varies by 0.7"),
+                                      "`evaluation.preference_independent` must be false when the answers differ "
+                                      "between preferences; got True. answers.index[0] varies across preferences"),
     "bool reference point": (_set("reference_point", [False, False]), "`reference_point[0]` must be a number; got False"),
+    "answers not base64": (_set("answers.data", "%%%"), "`answers.data` must be base64 of one zlib stream of the JSON "
+                           "object {{\"table\": [...], \"index\": [...]}}; got '%%%...'. not base64"),
+    "answers not zlib": (_set("answers.data", base64.b64encode(b"plain").decode()), "not zlib data"),
+    "decompression bomb": (_raw_answers(b" " * 40_000_000), "inflates past 32000000 bytes"),
+    "answers not the object": (_raw_answers(b"[1, 2]"), 'not the JSON object {{"table": [...], "index": [...]}}'),
+    "unknown encoding": (_set("answers.encoding", "gzip"), "`answers.encoding` must be 'json+zlib+base64'; got 'gzip'"),
+    "answer out of the table": (_answers(lambda t, i: i[1][2].__setitem__(7, len(t))),
+                                "`answers.index[1][2][7]` must be an index into answers.table (0 to "),
+    "bool answer index": (_answers(lambda t, i: i[0][0].__setitem__(0, True)),
+                          "`answers.index[0][0]` must hold integers (indices into answers.table); got True"),
+    "prompt missing": (_answers(lambda t, i: i[0][3].pop()),
+                       "`answers.index[0][3]` must have 55 answers, one per test prompt; got 54"),
+    "seed missing": (_answers(lambda t, i: i.pop()), "`answers.index` must have 2 blocks, one per seed; got 1"),
+    "not a reply": (_answers(lambda t, i: t.__setitem__(0, 5)), "`answers.table[0]` must be a reply (a string); got 5"),
+    "lone surrogate reply": (_answers(lambda t, i: t.__setitem__(0, "0.5 \ud800")),
+                             "`answers.table[0]` must be valid Unicode (no lone surrogates)"),
 }
 NAMES = ["../x", "..", "a/b", "/etc/passwd", "..\\x", "", "x" * 65, ".hidden", "name with space", 7]
 
@@ -170,7 +219,7 @@ def test_malformed_files_are_refused(env, tmp_path):
              "not utf-8": (b"\xff\xfe{}", "`path` must be UTF-8 text"),
              "nan literal": (text.replace('"rewards": [[[0.2, 0.9]', '"rewards": [[[0.2, NaN]'),
                              "`rewards[0][0][1]` must be finite; got nan"),
-             "absurd size": (text + " " * 1_000_000, "`path` must be a file of at most 1000000 bytes; got '"),
+             "absurd size": (text + " " * 4_000_000, "`path` must be a file of at most 4000000 bytes; got '"),
              "5000-digit integer": (text.replace('"env_samples": 1000', '"env_samples": ' + "9" * 5000),
                                     "`path` must hold JSON nested at most 16 deep, with integers of magnitude at most "
                                     "2**63; got '"),
@@ -237,9 +286,31 @@ def test_claims_are_ignored_and_disagreements_reported(env, tmp_path):
     assert done.disagreements[0].startswith("claimed eum=0.9 disagrees with the recomputed 0.6204")
     assert done.disagreements[1].startswith("claimed env_samples=None disagrees with the recomputed 1000")
     stored = json.loads(done.path.read_text())
-    assert stored["metrics"] == done.metrics and stored["result"] == result
-    assert stored["sha256"] == content_hash(result) and done.path.name == f"hand-{done.sha256[:12]}.json"
-    assert done.path.parent.name == SLUG
+    assert stored["metrics"] == done.metrics and stored["submitted_rewards"] == result["rewards"]
+    rescored = stored["result"].pop("rewards")  # the rest is the submitted result, as it was
+    assert stored["result"] == {k: v for k, v in result.items() if k != "rewards"}
+    assert np.allclose(rescored, result["rewards"], rtol=0, atol=1e-7)  # float32 scores of the replies "0.2 0.9", ...
+    assert stored["sha256"] == content_hash({**result, "rewards": rescored})
+    assert done.path.name == f"hand-{done.sha256[:12]}.json" and done.path.parent.name == SLUG
+
+
+def test_forged_rewards_are_replaced_by_what_the_replies_score(env, tmp_path):
+    forged = synthetic_result(env, rewards=[[[0.3, 0.3]] * 11])
+    forged["rewards"] = [[[1.0, 1.0]] * 11]  # the all-ones claim; the replies say (0.3, 0.3)
+    done = submit(write(tmp_path / "r.json", forged), tmp_path / "board")
+    assert done.metrics["hv_mean"] == pytest.approx(0.09, abs=1e-6)  # 0.3 * 0.3, not 1.0
+    assert done.disagreements[0].startswith("submitted rewards differ from the re-scored ones by up to 0.7 (at "
+                                            "rewards[0][0][0]); the re-scored rewards are stored and ranked")
+    stored = json.loads(done.path.read_text())
+    assert np.allclose(stored["result"]["rewards"], 0.3, rtol=0, atol=1e-7)
+    assert stored["submitted_rewards"] == [[[1.0, 1.0]] * 11]
+
+
+def test_replies_that_do_not_depend_on_the_preference_or_seed_are_stored_once(env):
+    result = synthetic_result(env, rewards=[[[0.4, 0.6]] * 11] * 3, seeds=[0, 1, 2])
+    table, index = unpack_answers(result["answers"])
+    assert table == ["0.4 0.6"] and len(index) == 3 and len(index[0]) == 11 and len(index[0][0]) == 55
+    assert len(result["answers"]["data"]) < 200  # 1,815 answers compressed into one line
 
 
 def test_agent_details_are_kept(env, tmp_path):
@@ -282,7 +353,7 @@ def test_near_duplicates_are_refused_whatever_the_name_or_claims(env, tmp_path):
 def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path):
     board = tmp_path / "board"
     paths = [write(tmp_path / f"r{i}.json", synthetic_result(env, name=f"agent{i}", seeds=[2 * i, 2 * i + 1]))
-             for i in range(6)]
+             for i in range(7)]
     paths += [paths[0]]  # the same result twice at once: exactly one may be stored
     outcomes: list[object] = [None] * len(paths)
     start = threading.Barrier(len(paths))
@@ -302,14 +373,15 @@ def test_concurrent_threads_lose_no_entry_and_store_one_duplicate(env, tmp_path)
     errors = [o for o in outcomes if isinstance(o, SubmissionError)]
     assert len(errors) == 1 and "exact duplicate refused" in str(errors[0])
     stored = sorted(p.name.split("-")[0] for p in (board / SLUG).glob("*.json"))
-    assert stored == [f"agent{i}" for i in range(6)]
+    assert stored == [f"agent{i}" for i in range(7)]
 
 
 def test_concurrent_processes_both_stored(env, tmp_path):
     board = tmp_path / "board"
     paths = [write(tmp_path / f"p{i}.json", synthetic_result(env, name=f"proc{i}", seeds=[2 * i, 2 * i + 1]))
              for i in range(2)]
-    code = "import sys; from leaderboards.submission import submit; submit(sys.argv[1], sys.argv[2])"
+    code = ("import sys; from leaderboards.submission import submit; from tests.stub_env import stub_envs\n"
+            "with stub_envs(): submit(sys.argv[1], sys.argv[2])")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(p), str(board)], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in paths]
     for proc in procs:
