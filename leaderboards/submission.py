@@ -36,8 +36,8 @@ from morl_core.errors import MorlError, did_you_mean, message
 from morl_core.files import env_slug, folder_lock, write_atomic
 from morl_envs.choice_env import CCS_GRID_STEPS  # the weight grid of the known coverage sets
 
-__all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result",
-           "validate", "known_fronts", "compute_metrics", "compare_claims", "reward_disagreements", "content_hash",
+__all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result", "validate", "validated",
+           "known_fronts", "compute_metrics", "compare_claims", "reward_disagreements", "content_hash",
            "default_board_dir", "write_result", "submit"]
 
 SCHEMA_VERSION = 2
@@ -336,12 +336,12 @@ def validate(result: object) -> Any:
     reference point, fingerprints, preference set, test split size and ``reward_space`` bounds, and give one answer
     of the environment's kind per seed, preference and test prompt.
     """
-    return _validated(result)[0].eval_spec
+    return validated(result)[0].eval_spec
 
 
-def _validated(result: object) -> tuple[Any, list, np.ndarray]:
+def validated(result: object) -> tuple[Any, list, np.ndarray]:
     """:func:`validate`, returning the fresh environment instance the result was checked against and its decoded
-    answers (table, index)."""
+    answers (table, index array (S, m, n)): what re-scoring needs."""
     _check_schema_version(result)
     result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
     check_tree(result)
@@ -518,7 +518,7 @@ def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) 
     metrics from those rewards, and store it on the board (``board_dir``, default ``leaderboards/entries``). Any
     failure raises :class:`SubmissionError` and leaves the board unchanged."""
     submitted = read_result(path)
-    env, table, index = _validated(submitted)
+    env, table, index = validated(submitted)
     scored = rescore(env, table, index, env.eval_spec.test_split)  # (S, m, d)
     result = {**submitted, "rewards": scored.tolist()}
     known = known_fronts(env)

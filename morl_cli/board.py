@@ -5,6 +5,9 @@
     morl-bench submit RESULT.json [--board-dir DIR]
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]
+    morl-bench verify ENTRY.json [ENTRY.json ...]
+
+``verify`` exits with status 1 when an entry does not reproduce (what differs is printed).
 
 Errors print ``error: <message>`` to stderr and exit with status 2, changing nothing.
 """
@@ -21,12 +24,13 @@ from leaderboards.board import board_columns, boarded_envs, env_families, report
 from leaderboards.protocol import PROTOCOLS
 from leaderboards.render import markdown_report, markdown_table, write_html
 from leaderboards.submission import submit, write_result
+from leaderboards.verify import verify_entry
 from morl_cli import run_reporting_errors
 from morl_core.errors import did_you_mean
 
 __all__ = ["COMMANDS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
-COMMANDS = ("evaluate", "submit", "leaderboard", "report")
+COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +52,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser("report", help="the board columns side by side across relationship variants")
     report.add_argument("--family", default=None, help="environment family, e.g. morl/Counsel (default: all)")
     report.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
+    verify = subparsers.add_parser("verify", help="re-score stored entries and recompute their metrics")
+    verify.add_argument("entries", type=Path, nargs="+", help="board entry files (leaderboards/entries/*/*.json)")
 
 
 def _check_env(env_id: str) -> None:
@@ -117,10 +123,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.entries:
+        found = verify_entry(path)
+        if found.ok:
+            print(f"verified {path}: rewards within {found.reward_gap:.2g}, hv_mean {found.metrics['hv_mean']:.6g}")
+        else:
+            failed += 1
+            print(f"DIFFERS {path}:" + "".join(f"\n  {line}" for line in found.problems))
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the leaderboard sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a
     user error."""
-    handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report}
+    handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report,
+                "verify": _verify}
     if args.command not in handlers:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
     return run_reporting_errors(handlers[args.command], args)

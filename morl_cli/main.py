@@ -7,6 +7,7 @@
     morl-bench evaluate --agent default --env ID --out RESULT.json run the leaderboard's evaluation protocol
     morl-bench submit RESULT.json                                  verify a result and store it on the board
     morl-bench leaderboard [--env ID] [--html DIR]                 print (or render) the ranked tables
+    morl-bench verify ENTRY.json                                   re-score a stored entry, recompute its metrics
     morl-bench report                                              compare families across objective relationships
     morl-bench sweep CONFIG.toml [--backend local|ray]             a grid of training jobs
 """

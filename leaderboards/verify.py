@@ -1,0 +1,83 @@
+"""Verify a stored board entry: score its stored answers again and recompute every stored metric (no generation).
+
+An entry holds the result as ``submit`` stored it: the agent's answers and the reward vectors they scored then. The
+installed environment must agree: :func:`verify_entry` re-validates the result, re-scores every distinct
+(prompt, answer) pair (:func:`leaderboards.answers.rescore`), compares the mean reward vectors with the stored ones
+(:data:`~leaderboards.submission.REWARD_TOLERANCE`), recomputes the metrics from the fresh scores and compares
+them with the stored metrics, and checks the entry's content hash. Anyone can so check any entry of a board with
+the code and models they have installed: ``morl-bench verify ENTRY.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from leaderboards.answers import rescore
+from leaderboards.submission import (
+    CLAIM_TOLERANCE,
+    REWARD_TOLERANCE,
+    SubmissionError,
+    compute_metrics,
+    content_hash,
+    known_fronts,
+    validated,
+)
+
+__all__ = ["Verification", "verify_entry"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What :func:`verify_entry` found: the largest reward gap, the metrics that differ, and whether all held."""
+
+    path: Path
+    reward_gap: float  # the largest |re-scored - stored| over every seed, preference and objective
+    metrics: dict[str, float | None]  # recomputed from the re-scored rewards
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the rewards, every metric and the content hash reproduce."""
+        return not self.problems
+
+
+def _read_entry(path: Path) -> dict:
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SubmissionError("entry", "must be a board entry file that `morl-bench submit` wrote", str(path),
+                              str(exc)) from None
+    if not isinstance(entry, dict) or not {"result", "metrics", "sha256"} <= set(entry):
+        raise SubmissionError("entry", "must hold the result, metrics and sha256 that `morl-bench submit` stores",
+                              str(path))
+    return entry
+
+
+def verify_entry(path: str | os.PathLike) -> Verification:
+    """Re-score the answers of the board entry at ``path`` and recompute its metrics; the returned
+    :class:`Verification` lists every disagreement (an invalid entry raises :class:`SubmissionError`)."""
+    path = Path(path)
+    entry = _read_entry(path)
+    result = entry["result"]
+    env, table, index = validated(result)
+    scored = rescore(env, table, index, env.eval_spec.test_split)
+    gap = float(np.abs(scored - np.asarray(result["rewards"], dtype=np.float64)).max())
+    metrics = compute_metrics({**result, "rewards": scored.tolist()}, known_fronts(env))
+    problems = []
+    if gap > REWARD_TOLERANCE:
+        problems.append(f"the stored answers score up to {gap:.6g} away from the stored rewards (tolerance "
+                        f"{REWARD_TOLERANCE:g})")
+    for key, stored in entry["metrics"].items():
+        fresh = metrics.get(key)
+        if (stored is None) != (fresh is None) or (
+                stored is not None and abs(stored - fresh) > CLAIM_TOLERANCE * max(1.0, abs(fresh))):
+            problems.append(f"stored {key}={stored!r}, recomputed {fresh!r}")
+    if content_hash(result) != entry["sha256"]:
+        problems.append(f"the entry's sha256 {entry['sha256'][:12]}... is not its result's {content_hash(result)[:12]}"
+                        f"... (the file was edited after submission)")
+    return Verification(path, gap, metrics, problems)
