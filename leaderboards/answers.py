@@ -5,8 +5,8 @@ one table of distinct answers plus an index array ``(seeds, preferences, prompts
 not depend on the preference or the seed is stored once, and the whole is JSON compressed with zlib and written
 as base64 (``ENCODING``). ``submit`` decodes it within fixed bounds (a decompression bomb is refused, not
 inflated), then :func:`rescore` scores every distinct (prompt, answer) pair once with the installed environment
-(``score_answers``: one batched pass per reward model on a text environment, a table look-up on a choice one)
-and averages per seed and preference: the reward vectors the board ranks are computed here, never read from the
+(``score_answers``: one batched pass per reward model on a text environment, a table look-up on a choice one);
+their means per seed and preference are the reward vectors the board ranks: computed here, never read from the
 result.
 
 >>> table = AnswerTable()
@@ -89,11 +89,12 @@ def unpack_answers(packed: dict) -> tuple[list, list]:
 
 
 def rescore(env: Any, table: Sequence[Any], index: np.ndarray, split: str) -> np.ndarray:
-    """The mean reward vectors (S, m, d), float64, of the answers ``table[index[s, p, i]]`` to prompt i of ``split``,
-    scored by ``env.score_answers``: each distinct (prompt, answer) pair once, in one call."""
+    """The reward vectors (S, m, n, d), float64, of the answers ``table[index[s, p, i]]`` to prompt i of ``split``,
+    scored by ``env.score_answers``: each distinct (prompt, answer) pair once, in one call. The board's mean vectors
+    are their mean over prompts (axis 2); the per-prompt vectors give the bootstrap intervals."""
     n_seeds, m, n = index.shape
     pair = index.reshape(-1).astype(np.int64) * n + np.tile(np.arange(n, dtype=np.int64), n_seeds * m)
     distinct, inverse = np.unique(pair, return_inverse=True)
     scores = np.asarray(env.score_answers([table[k] for k in (distinct // n).tolist()], distinct % n, split),
                         dtype=np.float64)  # (U, d)
-    return scores[inverse].reshape(n_seeds, m, n, -1).mean(axis=2)
+    return scores[inverse].reshape(n_seeds, m, n, -1)

@@ -1,7 +1,8 @@
 """The boards: an environment's stored entries ranked by hypervolume, and the relationship report.
 
 Columns follow the challenges the seed paper asks a benchmark to measure (Kong et al., 2025, arXiv 2509.21613):
-Pareto quality (HV mean; HV std over seeds, the stability figure; EUM; cardinality), balance, preference adaptation
+Pareto quality (HV mean and its 95% bootstrap interval over the test prompts, which decides ties; HV std over
+seeds, the stability figure; EUM; cardinality), balance, preference adaptation
 (controllability), training efficiency (environment samples, training seconds), inference efficiency (seconds per
 reply relative to the untrained default policy) and the family. The choice environments, whose Pareto front and
 convex coverage set are known, also show IGD to the known front and MUL to the known coverage set. The columns are
@@ -123,24 +124,28 @@ def _row(entry: dict, rank: int) -> Row:
                front=tuple(map(tuple, front.tolist())), metrics=dict(metrics))
 
 
+def _beats(a: dict, b: dict) -> bool:
+    """Whether entry ``a`` ranks above ``b``: its HV interval lies wholly above b's (both 95% bootstrap intervals
+    known), else its HV mean is higher."""
+    ma, mb = a["metrics"], b["metrics"]
+    if ma.get("hv_ci_low") is not None and mb.get("hv_ci_high") is not None:
+        return ma["hv_ci_low"] > mb["hv_ci_high"]
+    return ma["hv_mean"] > mb["hv_mean"]
+
+
 def table(env_id: str, board_dir: str | os.PathLike | None = None) -> list[Row]:
-    """The ranked rows of ``env_id``: HV mean descending, ties broken by EUM, then agent name and entry hash.
-    Entries with equal HV mean share a rank (competition ranking: 1, 1, 3). Rows of the reference family (what a
-    person writes, what a hack gets) stand where their HV puts them, marked :data:`REFERENCE_RANK`, and take no
-    place in the ranking."""
+    """The ranked rows of ``env_id``, listed by HV mean descending (ties broken by EUM, then agent name and entry
+    hash). An entry's rank is 1 + the number of entries that beat it: whose 95% HV interval over the test prompts
+    lies wholly above its own (by HV mean where an interval is missing), so entries whose intervals overlap share a
+    rank, as do equal HV means (competition ranking: 1, 1, 3). Rows of the reference family (what a person writes,
+    what a hack gets) stand where their HV puts them, marked :data:`REFERENCE_RANK`, and take no place in the
+    ranking."""
     entries = sorted(load_entries(env_id, board_dir),
                      key=lambda e: (-e["metrics"]["hv_mean"], -e["metrics"]["eum"], e["result"]["agent"]["name"],
                                     e["sha256"]))
-    rows: list[Row] = []
-    ranked: list[Row] = []
-    for entry in entries:
-        if entry["result"]["agent"]["family"] == "reference":
-            rows.append(_row(entry, REFERENCE_RANK))
-            continue
-        tied = ranked and ranked[-1].hv_mean == entry["metrics"]["hv_mean"]
-        ranked.append(_row(entry, ranked[-1].rank if tied else len(ranked) + 1))
-        rows.append(ranked[-1])
-    return rows
+    competitors = [e for e in entries if e["result"]["agent"]["family"] != "reference"]
+    return [_row(e, REFERENCE_RANK if e["result"]["agent"]["family"] == "reference"
+                 else 1 + sum(_beats(other, e) for other in competitors)) for e in entries]
 
 
 def env_families() -> dict[str, dict[str, str]]:

@@ -66,14 +66,15 @@ def _actions(agent: ChoiceAgent, observations: np.ndarray, preference: np.ndarra
 
 def _evaluate_seed(agent: ChoiceAgent, env: Any, observations: np.ndarray, prefs: np.ndarray,
                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (m, d) per-preference exact mean reward vectors of one seed on the test split and the (m, n) actions."""
+    """The (m, n, d) per-preference exact reward vectors of one seed on the n test prompts and the (m, n) actions."""
     split, n_actions = env.eval_spec.test_split, int(env.action_space.n)
     if agent.preference_independent:
         uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
-        actions = _actions(agent, observations, uniform, seed, n_actions)
-        return np.tile(env.expected_return(actions, split), (len(prefs), 1)), np.tile(actions, (len(prefs), 1))
-    actions = np.stack([_actions(agent, observations, w, seed, n_actions) for w in prefs])
-    return np.stack([env.expected_return(a, split) for a in actions]), actions
+        actions = np.tile(_actions(agent, observations, uniform, seed, n_actions), (len(prefs), 1))
+    else:
+        actions = np.stack([_actions(agent, observations, w, seed, n_actions) for w in prefs])
+    prompts = np.arange(actions.shape[1])
+    return np.stack([env.score_answers(a, prompts, split) for a in actions]).astype(np.float64), actions
 
 
 def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 1, 2),
@@ -100,7 +101,8 @@ def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 
         prefs = _check_preferences(preferences, spec)
         start = time.perf_counter()
         per_seed = [_evaluate_seed(agent, base, observations, prefs, s) for s in seeds]
-        rewards = np.stack([r for r, _ in per_seed])  # (S, m, d)
+        per_prompt = np.stack([r for r, _ in per_seed])  # (S, m, n, d)
+        rewards = per_prompt.mean(axis=2)  # (S, m, d): the expected returns
         actions = np.stack([a for _, a in per_seed])  # (S, m, n)
         eval_seconds = time.perf_counter() - start
         baseline = agent if baseline is None else baseline
@@ -113,7 +115,7 @@ def evaluate_choice(agent: ChoiceAgent, env_id: str, seeds: Sequence[int] = (0, 
         table = AnswerTable()  # the candidate indices themselves: the index array holds the actions
         table.add(range(int(base.action_space.n)))
         result = build_result(spec, agent, len(observations), seeds, prefs, rewards, costs, table, actions)
-        result["claimed_metrics"] = compute_metrics(result, known_fronts(base))
+        result["claimed_metrics"] = compute_metrics(result, known_fronts(base), per_prompt)
     return result
 
 

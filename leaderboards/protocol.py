@@ -78,25 +78,24 @@ def _check_preferences(preferences: npt.ArrayLike | None, spec: Any) -> np.ndarr
 
 def _answer(agent: Agent, env: Any, prompts: list[str], preference: np.ndarray, seed: int,
             table: AnswerTable) -> tuple[np.ndarray, list[int]]:
-    """The mean reward vector (d,) of the agent's replies to ``prompts``, scored by the environment (``score``:
+    """The reward vectors (n, d) of the agent's replies to the n ``prompts``, scored by the environment (``score``:
     replies cut as its step cuts them, one batched call per reward model), and the replies' indices in ``table``."""
     replies = agent.respond(list(prompts), preference.copy(), seed)
     if not isinstance(replies, list) or len(replies) != len(prompts):
         got = len(replies) if isinstance(replies, list) else type(replies).__name__
         raise ValueError(f"`{agent.name}.respond` must return a list with one reply per prompt ({len(prompts)}); "
                          f"got {got}")
-    rewards = env.score(prompts, replies).astype(np.float64).mean(axis=0)  # (B, d) -> (d,)
-    return rewards, table.add(replies)
+    return env.score(prompts, replies).astype(np.float64), table.add(replies)
 
 
 def _evaluate_seed(agent: Agent, env: Any, prompts: list[str], prefs: np.ndarray, seed: int,
                    table: AnswerTable) -> tuple[np.ndarray, np.ndarray]:
-    """The (m, d) per-preference mean reward vectors of one seed and the (m, n) indices of its replies in
-    ``table``."""
+    """The (m, n, d) per-preference, per-prompt reward vectors of one seed and the (m, n) indices of its replies
+    in ``table``."""
     if agent.preference_independent:
         uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
         rewards, index = _answer(agent, env, prompts, uniform, seed, table)
-        return np.tile(rewards, (len(prefs), 1)), np.tile(index, (len(prefs), 1))
+        return np.tile(rewards, (len(prefs), 1, 1)), np.tile(index, (len(prefs), 1))
     answered = [_answer(agent, env, prompts, w, seed, table) for w in prefs]
     return np.stack([r for r, _ in answered]), np.array([i for _, i in answered], dtype=np.int64)
 
@@ -204,14 +203,15 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
         start = time.perf_counter()
         table = AnswerTable()
         per_seed = [_evaluate_seed(agent, base, prompts, prefs, s, table) for s in seeds]
-        rewards = np.stack([r for r, _ in per_seed])  # (S, m, d)
+        per_prompt = np.stack([r for r, _ in per_seed])  # (S, m, n, d)
+        rewards = per_prompt.mean(axis=2)  # (S, m, d)
         index = np.stack([i for _, i in per_seed])  # (S, m, n)
         eval_seconds = time.perf_counter() - start
         costs = _costs(agent, baseline, prompts[:timing_prompts], seeds[0], len(spec.objectives))
         costs["eval_device"], costs["eval_peak_memory_bytes"] = device_and_peak_memory()
         costs["eval_seconds"] = eval_seconds
     result = build_result(spec, agent, len(prompts), seeds, prefs, rewards, costs, table, index)
-    result["claimed_metrics"] = compute_metrics(result)
+    result["claimed_metrics"] = compute_metrics(result, prompt_rewards=per_prompt)
     return result
 
 

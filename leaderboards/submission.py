@@ -383,13 +383,16 @@ def known_fronts(env: Any) -> KnownFronts | None:
     return KnownFronts(base.pareto_front(split), base.convex_coverage_set(split))
 
 
-def compute_metrics(result: dict, known: KnownFronts | None = None) -> dict[str, float | None]:
+def compute_metrics(result: dict, known: KnownFronts | None = None,
+                    prompt_rewards: np.ndarray | None = None) -> dict[str, float | int | None]:
     """Every registered board metric (:data:`leaderboards.metrics.METRICS`) of a validated result, recomputed from
-    its reward vectors and costs; ``known``: the environment's true fronts (IGD and MUL are null without)."""
+    its reward vectors and costs; ``known``: the environment's true fronts (IGD and MUL are null without);
+    ``prompt_rewards`` (S, m, n, d): the vectors per test prompt behind the mean ones (the HV interval is null
+    without)."""
     data = MetricInput(rewards=np.asarray(result["rewards"], dtype=np.float64),  # (S, m, d)
                        weights=np.asarray(result["preferences"], dtype=np.float64),  # (m, d)
                        reference_point=np.asarray(result["reference_point"], dtype=np.float64),  # (d,)
-                       costs=result["costs"], known=known)
+                       costs=result["costs"], known=known, prompt_rewards=prompt_rewards)
     return compute_all(data)
 
 
@@ -519,11 +522,12 @@ def submit(path: str | os.PathLike, board_dir: str | os.PathLike | None = None) 
     failure raises :class:`SubmissionError` and leaves the board unchanged."""
     submitted = read_result(path)
     env, table, index = validated(submitted)
-    scored = rescore(env, table, index, env.eval_spec.test_split)  # (S, m, d)
+    per_prompt = rescore(env, table, index, env.eval_spec.test_split)  # (S, m, n, d)
+    scored = per_prompt.mean(axis=2)  # (S, m, d)
     result = {**submitted, "rewards": scored.tolist()}
     known = known_fronts(env)
     check_plausible(submitted, known)  # a claim no policy can reach is refused, not merely reported
-    metrics = compute_metrics(result, known)
+    metrics = compute_metrics(result, known, per_prompt)
     check_metric_ranges(metrics, env.reward_dim)
     disagreements = reward_disagreements(submitted["rewards"], scored)
     disagreements += compare_claims(result.get("claimed_metrics", {}), metrics)

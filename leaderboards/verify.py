@@ -65,9 +65,10 @@ def verify_entry(path: str | os.PathLike) -> Verification:
     entry = _read_entry(path)
     result = entry["result"]
     env, table, index = validated(result)
-    scored = rescore(env, table, index, env.eval_spec.test_split)
+    per_prompt = rescore(env, table, index, env.eval_spec.test_split)  # (S, m, n, d)
+    scored = per_prompt.mean(axis=2)
     gap = float(np.abs(scored - np.asarray(result["rewards"], dtype=np.float64)).max())
-    metrics = compute_metrics({**result, "rewards": scored.tolist()}, known_fronts(env))
+    metrics = compute_metrics({**result, "rewards": scored.tolist()}, known_fronts(env), per_prompt)
     problems = []
     if gap > REWARD_TOLERANCE:
         problems.append(f"the stored answers score up to {gap:.6g} away from the stored rewards (tolerance "

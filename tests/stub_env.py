@@ -76,8 +76,11 @@ def reply_for(vector: list[float]) -> str:
     return " ".join(repr(float(x)) for x in vector)
 
 
-def answers_for(rewards: list, n_prompts: int) -> dict:
-    """The packed answers of a result whose every reply to every prompt scores ``rewards[s][i]`` (S, m, 2)."""
+def answers_for(rewards: list, n_prompts: int, per_prompt: np.ndarray | None = None) -> dict:
+    """The packed answers of a result whose every reply to every prompt scores ``rewards[s][i]`` (S, m, 2), or
+    whose reply to prompt k scores ``per_prompt[s, i, k]`` (S, m, n, 2) when that is given."""
+    if per_prompt is None:
+        per_prompt = np.repeat(np.asarray(rewards, dtype=np.float64)[:, :, None, :], n_prompts, axis=2)
     table = AnswerTable()
-    index = [[table.add([reply_for(row)] * n_prompts) for row in block] for block in rewards]
+    index = [[table.add([reply_for(vector) for vector in row]) for row in block] for block in per_prompt]
     return pack_answers(table.answers, np.asarray(index))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 from leaderboards.board import boarded_envs, env_families, load_entries, report, table, table_columns
@@ -51,9 +52,10 @@ def test_rows_are_ranked_by_hypervolume(board):
     assert mid.front[0] == pytest.approx((0.6, 0.6))  # mean over the two seeds
     assert (high.env_samples, high.train_seconds, high.inference_cost) == (1000, 12.5, pytest.approx(2.0))
     assert high.objectives == gym.make(COMPETING).unwrapped.objectives and len(high.entry) == 12
-    assert [h for h, _ in table_columns(known_fronts=False)] == ["rank", "agent", "family", "HV mean", "HV std (stability)", "EUM",
-                                       "cardinality", "balance", "controllability", "env samples", "train s",
-                                       "inference cost (x untrained)"]
+    assert [h for h, _ in table_columns(known_fronts=False)] == [
+        "rank", "agent", "family", "HV mean", "HV 95% CI low", "HV 95% CI high", "HV std (stability)", "EUM",
+        "cardinality", "balance", "controllability", "env samples (self-reported)", "train s (self-reported)",
+        "inference cost (x untrained)"]
 
 
 def test_equal_hypervolumes_share_a_rank(tmp_path):
@@ -122,3 +124,21 @@ def test_command_errors_exit_2_and_write_nothing(tmp_path, capsys, argv, fragmen
     assert bench(argv + ["--board-dir", str(tmp_path / "b")] if argv[0] != "evaluate" else argv) == 2
     assert fragment in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def _spread(mean: float, half_width: float, n: int = 55, m: int = 11) -> np.ndarray:
+    """One seed whose replies score (mean - hw, mean - hw) on half the prompts and (mean + hw, ...) on the rest."""
+    values = np.where(np.arange(n) % 2 == 0, mean - half_width, mean + half_width)
+    return np.repeat(np.repeat(values[None, :, None], 2, axis=2), m, axis=0)[None]  # (1, m, n, 2)
+
+
+def test_entries_whose_intervals_overlap_share_a_rank(tmp_path):
+    env = gym.make(COMPETING).unwrapped
+    for seed, (name, mean) in enumerate((("close-a", 0.50), ("close-b", 0.52), ("far", 0.95))):
+        result = synthetic_result(env, name=name, seeds=[seed], per_prompt=_spread(mean, 0.3 if name != "far" else 0))
+        submit(write(tmp_path / f"{name}.json", result), tmp_path / "board")
+    rows = table(COMPETING, tmp_path / "board")
+    assert [(r.rank, r.agent) for r in rows] == [(1, "far"), (2, "close-b"), (2, "close-a")]
+    far, close_b, close_a = rows
+    assert far.hv_ci_low == pytest.approx(far.hv_ci_high) == pytest.approx(0.95 ** 2, abs=1e-6)  # no spread
+    assert close_a.hv_ci_low < close_a.hv_mean < close_a.hv_ci_high and close_b.hv_ci_low < close_a.hv_ci_high

@@ -75,7 +75,11 @@ def test_result_has_the_text_schema_and_exact_rewards(env, oracle_result):
     expected = linear_optima(env.candidate_rewards("test"), np.asarray(spec.preferences))  # the argmax per prompt
     assert rewards.shape == (2, 15, 3) and np.allclose(rewards[0], expected) and np.allclose(rewards[1], expected)
     assert validate(oracle_result) == spec
-    assert oracle_result["claimed_metrics"] == compute_metrics(oracle_result, submission.known_fronts(env))
+    claimed, without_prompts = oracle_result["claimed_metrics"], compute_metrics(oracle_result, submission.known_fronts(env))
+    # the HV interval needs the per-prompt vectors, which evaluate had and the mean vectors alone do not give
+    assert {k: v for k, v in claimed.items() if not k.startswith("hv_ci")} == {
+        k: v for k, v in without_prompts.items() if not k.startswith("hv_ci")}
+    assert claimed["hv_ci_low"] <= claimed["hv_mean"] <= claimed["hv_ci_high"]
     assert oracle_result["costs"]["tokens_generated"] == 0 and oracle_result["costs"]["eval_seconds_per_reply"] > 0
 
 
@@ -118,7 +122,8 @@ def test_igd_and_mul_recomputed_at_submit_as_by_hand(env, oracle_result, tmp_pat
     result = json.loads(json.dumps(oracle_result))
     result["rewards"] = [[[0.5, 0.5, 0.5]] * 15, [a] * 15]  # seed 0: c = (.5, .5, .5); seed 1: a
     # and the actions "score" so too: this test is about the metrics, the re-scoring has tests of its own
-    monkeypatch.setattr(submission, "rescore", lambda env, table, index, split: np.asarray(result["rewards"]))
+    monkeypatch.setattr(submission, "rescore",  # one "prompt" per (seed, preference): (S, m, 1, d)
+                        lambda env, table, index, split: np.asarray(result["rewards"])[:, :, None, :])
     result["claimed_metrics"] = {"igd": 0.0, "mul": 0.0}  # lies: recomputed, reported, never stored
     done = submit(write(tmp_path / "r.json", result), tmp_path / "board")
     # IGD seed 0: |a - c| = |b - c| = 0.1 -> 0.1; seed 1: (0 + |b - a| = 0.1 * sqrt(2)) / 2.
@@ -148,7 +153,7 @@ def test_choice_board_shows_igd_and_mul(oracle_result, tmp_path):
     assert boarded_envs(board) == [ENV] and board_columns(ENV) == table_columns(known_fronts=True)
     assert board_columns("morl/Counsel-v1") == table_columns(known_fronts=False)
     header = markdown_table(rows, board_columns(ENV)).splitlines()[0]
-    assert "| controllability | IGD (known front) | MUL (known CCS) | env samples |" in header
+    assert "| controllability | IGD (known front) | MUL (known CCS) | env samples (self-reported) |" in header
     assert f"| {rows[0].igd:.4f} | {rows[0].mul:.4f} |" in markdown_table(rows, table_columns(known_fronts=True))
     assert "IGD (known front)" in html_page(ENV, rows) and "IGD" not in markdown_table(rows)
 

@@ -36,9 +36,10 @@ ROWS3 = [make_row(1, "gamma", ("reflection", "empathy", "fluency"), 0.8),
 def test_markdown_table_lists_every_entry():
     text = markdown_table(ROWS2)
     lines = text.strip().splitlines()
-    assert lines[0].startswith("| rank | agent | family | HV mean | HV std (stability) | EUM |")
+    assert lines[0].startswith("| rank | agent | family | HV mean | HV 95% CI low | HV 95% CI high | "
+                               "HV std (stability) | EUM |")
     assert len(lines) == 2 + len(ROWS2)
-    assert lines[2] == ("| 1 | alpha | multi-policy | 0.9000 | 0.0100 | 0.5000 | 3 | 0.4000 | 0.2500 | 2,048 | "
+    assert lines[2] == ("| 1 | alpha | multi-policy | 0.9000 | n/a | n/a | 0.0100 | 0.5000 | 3 | 0.4000 | 0.2500 | 2,048 | "
                         "61.2 | 1.00x |")
     assert "| n/a |" in lines[3] and lines[4].startswith("| 3 | default-policy |")
 
@@ -47,8 +48,9 @@ def test_markdown_report_has_one_column_per_variant():
     rep = Report("morl/Counsel", {"competing": "a", "correlated": "b"},
                  [ReportRow("alpha", "multi-policy", {"competing": ROWS2[0], "correlated": None})])
     text = markdown_report(rep)
-    assert "| agent | family | HV mean (competing) | HV mean (correlated) | HV std (stability) (competing)" in text
-    assert "| alpha | multi-policy | 0.9000 | — | 0.0100 | — |" in text
+    assert ("| agent | family | HV mean (competing) | HV mean (correlated) | HV 95% CI low (competing) | "
+            "HV 95% CI low (correlated) | HV 95% CI high (competing)") in text
+    assert "| alpha | multi-policy | 0.9000 | — | n/a | — | n/a | — | 0.0100 | — |" in text
 
 
 @pytest.mark.parametrize("rows, n_svg", [(ROWS2, 1), (ROWS3, 3)])

@@ -45,11 +45,15 @@ def env(_stubs):
     return gym.make(ENV).unwrapped
 
 
-def synthetic_result(env, rewards=(SEED0, SEED1), name="hand", family="multi-policy", seeds=None) -> dict:
+def synthetic_result(env, rewards=(SEED0, SEED1), name="hand", family="multi-policy", seeds=None,
+                     per_prompt=None) -> dict:
     """A schema-2 result for ``env`` with the given per-seed per-preference mean reward vectors, and replies that
-    score exactly those on a stub environment."""
+    score exactly those on a stub environment; ``per_prompt`` (S, m, n, 2): the vector each reply scores instead
+    (``rewards`` are then their means)."""
     spec = env.eval_spec
     n_prompts = len(env.prompt_set.split("test"))
+    if per_prompt is not None:
+        rewards = np.asarray(per_prompt).mean(axis=2).tolist()
     return {
         "schema_version": 2, "env_id": spec.env_id, "objectives": list(spec.objectives),
         "reference_point": list(spec.reference_point),
@@ -60,7 +64,7 @@ def synthetic_result(env, rewards=(SEED0, SEED1), name="hand", family="multi-pol
                        "preference_independent": False},
         "seeds": list(seeds if seeds is not None else range(len(rewards))),
         "preferences": [list(w) for w in spec.preferences], "rewards": [list(map(list, b)) for b in rewards],
-        "answers": answers_for(rewards, n_prompts),
+        "answers": answers_for(rewards, n_prompts, per_prompt),
         "costs": {"env_samples": 1000, "tokens_generated": 48000, "train_seconds": 12.5, "train_device": "cpu",
                   "train_peak_memory_bytes": 10**9, "eval_device": "cpu", "eval_peak_memory_bytes": 10**9,
                   "eval_seconds": 3.0, "eval_seconds_per_reply": 0.02, "baseline_seconds_per_reply": 0.01}}
