@@ -453,6 +453,10 @@ class ChoiceEnv(gym.Env):
             raise ValueError(f"`split` must be one of {SPLITS}; got {split!r}")
         return self._rows[split]
 
+    def prompt_text(self, row: int) -> str:
+        """The client's statement of table row ``row`` (the rows of a split: :meth:`split_rows`)."""
+        return self._prompts[int(row)].text
+
     def split_size(self, split: str) -> int:
         """The number of prompts of ``split`` in the candidate table."""
         return len(self.split_rows(split))

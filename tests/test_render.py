@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from leaderboards.board import Report, ReportRow, Row
-from leaderboards.render import html_page, markdown_report, markdown_table, write_html
+from leaderboards.render import agent_colour, html_page, markdown_report, markdown_table, write_html
 
 CHROMIUM = Path("/usr/bin/chromium")
 ENV2, ENV3 = "morl/Example-TwoObjectives-v1", "morl/Example-ThreeObjectives-v1"  # labels only
@@ -72,12 +72,56 @@ def test_empty_board_page():
     assert "No entries yet" in html_page(ENV2, []) and "<svg" not in html_page(ENV2, [])
 
 
-def test_write_html_is_atomic(tmp_path, monkeypatch):
-    monkeypatch.setattr("leaderboards.render.table", lambda env_id, board_dir=None: ROWS2)
-    paths = write_html(tmp_path / "site", env_ids=[ENV2])
-    assert [p.name for p in paths] == ["morl-Example-TwoObjectives-v1.html", "index.html"]
-    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(p.name for p in paths)
-    assert 'href="morl-Example-TwoObjectives-v1.html"' in paths[1].read_text()
+def test_write_html_writes_the_board_an_index_and_a_page_per_entry_with_its_replies(tmp_path):
+    import html
+
+    import gymnasium as gym
+
+    from leaderboards.submission import submit
+    from morl_envs.counsel_env import load_prompt_set
+    from tests.stub_env import STUB_ENVS, stub_envs
+    from tests.test_submission import SEED0, synthetic_result, write
+
+    env_id = next(iter(STUB_ENVS))
+    with stub_envs():
+        result = synthetic_result(gym.make(env_id).unwrapped, rewards=(SEED0,), name="alpha")
+        done = submit(write(tmp_path / "r.json", result), tmp_path / "board")
+        paths = write_html(tmp_path / "site", tmp_path / "board", env_ids=[env_id])
+    slug, entry = env_id.replace("/", "-"), f"alpha-{done.sha256[:12]}.html"
+    assert [str(p.relative_to(tmp_path / "site")) for p in paths] == [f"{slug}.html", f"{slug}/{entry}", "index.html"]
+    assert f'href="{slug}/{entry}"' in paths[0].read_text() and f'href="{slug}.html"' in paths[2].read_text()
+    page = paths[1].read_text()
+    # SEED0 answers "0.9 0.2" when all weight is on the first objective, "0.2 0.9" on the second, "0.5 0.5" between
+    corners = [page.index(f"<h3>w = ({w}), first seed</h3>") for w in ("stub-first=1, stub-second=0",
+                                                                       "stub-first=0, stub-second=1",
+                                                                       "stub-first=0.5, stub-second=0.5")]
+    assert corners == sorted(corners) and page.count("<td class=\"text\">0.9 0.2</td>") == 4
+    assert page.count("<td class=\"text\">0.2 0.9</td>") == 4 and "<td class=\"text\">0.5 0.5</td>" in page
+    first_prompt = load_prompt_set("counsel", None).split("test")[0].text  # the client's words beside each reply
+    assert page.count(f'<td class="text">{html.escape(first_prompt)}</td>') == 3
+    assert page.count("<svg") == 1 and "Back to the" in page
+
+
+def test_choice_pages_draw_the_known_front(tmp_path):
+    from agents import RandomChoiceAgent
+    from leaderboards.choice import evaluate_choice
+    from leaderboards.submission import submit, write_result
+
+    env_id = "morl/Counsel-Choice-v1"
+    result = evaluate_choice(RandomChoiceAgent(8), env_id, seeds=(0,), timing_repeats=1)
+    submit(write_result(result, tmp_path / "r.json"), tmp_path / "board")
+    board, entry, _ = write_html(tmp_path / "site", tmp_path / "board", env_ids=[env_id])
+    assert board.read_text().count("known Pareto front of the test split") == 4  # 3 projections and the legend
+    assert entry.read_text().count("stroke-dasharray") == 3 and "<h3>w = (reflection=1, empathy=0, fluency=0)" \
+        in entry.read_text()
+
+
+def test_colours_follow_the_agent_not_the_rank():
+    first, second = html_page(ENV2, ROWS2), html_page(ENV2, ROWS2[::-1])
+    colour = agent_colour("alpha")
+    assert colour in first and colour in second and agent_colour("beta.v2") != colour
+    swatch = re.compile(r'style="background:([^"]+)"></span><a href="[^"]*">alpha</a>')
+    assert swatch.findall(first) == swatch.findall(second) == [colour]
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium test: /usr/bin/chromium is not installed "
