@@ -7,11 +7,12 @@ metric is one :func:`register_metric` call: storage, ranking tables, markdown an
 Metrics are computed per seed on the (m, d) per-preference mean vectors R_s and averaged over seeds (the challenges
 of Kong et al., 2025, arXiv 2509.21613): hypervolume against the reference point (Zitzler & Thiele, 1999), its 95%
 bootstrap interval over the test prompts (percentiles of 1,000 seeded resamples; where per-prompt vectors were
-scored, as ``submit`` scores them) and its std over seeds (stability), EUM over the preference set (Zintgraf et al.,
-2015), cardinality, balance (the worst objective's mean over the Pareto front), controllability (Spearman
-correlation between w_i and r_i over the preference set, averaged over objectives); where the environment's fronts
-are known, IGD to the Pareto front and MUL to the convex coverage set; and the costs the result reports (training
-costs marked self-reported).
+scored, as ``submit`` scores them), its std over training seeds (stability; a result may bundle several trained
+models, each evaluated on the same evaluation seeds) and, apart, over evaluation seeds (sampling noise), EUM over
+the preference set (Zintgraf et al., 2015), cardinality, balance (the worst objective's mean over the Pareto front),
+controllability (Spearman correlation between w_i and r_i over the preference set, averaged over objectives); where
+the environment's fronts are known, IGD to the Pareto front and MUL to the convex coverage set; and the costs the
+result reports (training costs marked self-reported).
 
 >>> [m.name for m in metric_columns(known_fronts=False)][:3]
 ['hv_mean', 'hv_ci_low', 'hv_ci_high']
@@ -56,12 +57,13 @@ class KnownFronts:
 class MetricInput:
     """What every metric is computed from: a validated result's arrays and, where known, the true fronts."""
 
-    rewards: np.ndarray  # (S, m, d) per-seed, per-preference mean reward vectors
+    rewards: np.ndarray  # (T * S, m, d) per-seed, per-preference mean reward vectors, training-seed major
     weights: np.ndarray  # (m, d) the preference set
     reference_point: np.ndarray  # (d,)
     costs: dict
     known: KnownFronts | None = None
-    prompt_rewards: np.ndarray | None = None  # (S, m, n, d) the vectors per test prompt, where scored (intervals)
+    prompt_rewards: np.ndarray | None = None  # (T * S, m, n, d) the vectors per test prompt, where scored
+    training_runs: int = 1  # T: trained models bundled, each evaluated on the same S evaluation seeds
 
     @functools.cached_property
     def fronts(self) -> list[np.ndarray]:
@@ -144,6 +146,11 @@ def _hv_interval(data: MetricInput, percentile: float) -> float | None:
     return None if sample is None else float(np.percentile(sample, percentile))
 
 
+def _per_run(data: MetricInput) -> np.ndarray:
+    """The hypervolumes as (T, S): one row per trained model, one column per evaluation seed."""
+    return np.asarray(_hypervolumes(data)).reshape(data.training_runs, -1)
+
+
 def _controllability(data: MetricInput, s: int) -> float:
     block = data.rewards[s]
     return float(np.mean([_spearman(data.weights[:, i], block[:, i]) for i in range(block.shape[1])]))
@@ -161,7 +168,10 @@ def _cardinality_text(value: float) -> str:
 register_metric(Metric("hv_mean", "HV mean", "higher", lambda d: float(np.mean(_hypervolumes(d)))))
 register_metric(Metric("hv_ci_low", "HV 95% CI low", "", lambda d: _hv_interval(d, 2.5)))
 register_metric(Metric("hv_ci_high", "HV 95% CI high", "", lambda d: _hv_interval(d, 97.5)))
-register_metric(Metric("hv_std", "HV std (stability)", "lower", lambda d: float(np.std(_hypervolumes(d)))))
+register_metric(Metric("hv_std", "HV std over training seeds (stability)", "lower",
+                       lambda d: float(np.std(_per_run(d).mean(axis=1))) if d.training_runs > 1 else None))
+register_metric(Metric("hv_eval_std", "HV std over eval seeds", "lower",
+                       lambda d: float(np.mean(np.std(_per_run(d), axis=1)))))
 register_metric(Metric("eum", "EUM", "higher",
                        lambda d: d.per_seed(lambda s: expected_utility(d.rewards[s], d.weights))))
 register_metric(Metric("cardinality", "cardinality", "", lambda d: d.per_seed(lambda s: cardinality(d.fronts[s])),

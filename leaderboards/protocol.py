@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 import morl_envs
-from leaderboards.answers import AnswerTable, pack_answers
+from leaderboards.answers import AnswerTable, pack_answers, unpack_answers
 from leaderboards.submission import SCHEMA_VERSION, compute_metrics
 from morl_core.agent import Agent, BaseAgent, TrainingCosts, check_agent
 from morl_core.device import device_and_peak_memory, reset_peak_memory
@@ -35,7 +35,7 @@ from morl_core.errors import did_you_mean
 from morl_core.registry import Registry
 from morl_core.simplex import check_weight_rows
 
-__all__ = ["PROTOCOLS", "Agent", "BaseAgent", "TrainingCosts", "evaluate", "build_result", "code_version",
+__all__ = ["PROTOCOLS", "Agent", "BaseAgent", "TrainingCosts", "evaluate", "build_result", "bundle", "code_version",
            "make_env", "opened_env", "TIMING_PROMPTS"]
 
 TIMING_PROMPTS = 8  # test prompts timed for the relative inference cost
@@ -216,3 +216,55 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
 
 
 PROTOCOLS.register("text", evaluate)
+
+
+_SAME = ("schema_version", "env_id", "objectives", "reference_point", "fingerprints", "agent", "evaluation", "seeds",
+         "preferences")
+
+
+def _bundled_costs(costs: list[dict]) -> dict[str, Any]:
+    """Training and evaluation costs of several runs: counts and seconds summed, peaks the largest, per-reply times
+    averaged, devices those of the first run (training costs stay null where any run left them unreported)."""
+    def total(key: str) -> Any:
+        values = [c[key] for c in costs]
+        return None if any(v is None for v in values) else sum(values)
+
+    out = {key: total(key) for key in ("env_samples", "tokens_generated", "train_seconds", "eval_seconds")}
+    for key in ("train_peak_memory_bytes", "eval_peak_memory_bytes"):
+        values = [c[key] for c in costs]
+        out[key] = None if any(v is None for v in values) else max(values)
+    for key in ("eval_seconds_per_reply", "baseline_seconds_per_reply"):
+        out[key] = float(np.mean([c[key] for c in costs]))
+    out["train_device"], out["eval_device"] = costs[0]["train_device"], costs[0]["eval_device"]
+    return out
+
+
+def bundle(results: Sequence[dict], training_seeds: Sequence[int]) -> dict:
+    """One result from the results of the same agent trained with each of ``training_seeds`` (one result each, in
+    that order, every one evaluated on the same evaluation seeds): the board's stability column is then the HV std
+    over training seeds, with the evaluation-seed noise shown apart. Rewards and answers are stacked training-seed
+    major (block ``t * S + s``), costs combined (:func:`_bundled_costs`)."""
+    results, training_seeds = list(results), _check_seeds(training_seeds)
+    if not 2 <= len(results) <= 20 or len(results) != len(training_seeds):
+        raise ValueError(f"`results` must hold 2 to 20 results, one per training seed ({len(training_seeds)}); got "
+                         f"{len(results)}")
+    for k, result in enumerate(results):
+        if "training_seeds" in result:
+            raise ValueError(f"`results[{k}]` must be one training run's result; it bundles {result['training_seeds']}")
+        for key in _SAME:
+            if result.get(key) != results[0].get(key):
+                raise ValueError(f"`results[{k}].{key}` must equal `results[0].{key}` (one agent, environment and "
+                                 f"evaluation); got {result.get(key)!r:.120}")
+    table, blocks = AnswerTable(), []
+    for result in results:
+        answers, index = unpack_answers(result["answers"])
+        remap = np.asarray(table.add(answers), dtype=np.int64)
+        blocks.append(remap[np.asarray(index, dtype=np.int64)])
+    out = {key: results[0][key] for key in _SAME}
+    versions = list(dict.fromkeys(r["code_version"] for r in results))
+    out.update({"code_version": "; ".join(versions)[:200], "training_seeds": training_seeds,
+                "rewards": [block for r in results for block in r["rewards"]],
+                "answers": pack_answers(table.answers, np.concatenate(blocks)),
+                "costs": _bundled_costs([r["costs"] for r in results])})
+    out["claimed_metrics"] = {k: v for k, v in compute_metrics(out).items() if not k.startswith("hv_ci")}
+    return out

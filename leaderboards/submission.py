@@ -43,6 +43,7 @@ __all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "re
 SCHEMA_VERSION = 2
 MAX_BYTES = 4_000_000
 MAX_SEEDS = 100
+MAX_TRAINING_SEEDS = 20
 MAX_PREFERENCES = 1000
 MAX_TEXT = 200
 CLAIM_TOLERANCE = 1e-6
@@ -270,7 +271,17 @@ def _check_header(result: dict) -> list[int]:
     for i, seed in enumerate(seeds):
         _int(seed, f"seeds[{i}]", 0, 2**32 - 1)
     _fail(len(set(seeds)) == len(seeds), "seeds", "must not repeat a seed", seeds)
+    if "training_seeds" in result:
+        runs = _list(result["training_seeds"], "training_seeds", 1, MAX_TRAINING_SEEDS, "training seeds")
+        for i, seed in enumerate(runs):
+            _int(seed, f"training_seeds[{i}]", 0, 2**32 - 1)
+        _fail(len(set(runs)) == len(runs), "training_seeds", "must not repeat a seed", runs)
     return seeds
+
+
+def training_runs(result: dict) -> int:
+    """How many trained models a result bundles: ``len(training_seeds)``, 1 when it names none."""
+    return len(result.get("training_seeds", [None]))
 
 
 def _check_evaluation(value: object, env: Any) -> None:
@@ -307,7 +318,7 @@ def _check_answers(value: object, env: Any, n_seeds: int, independent: bool) -> 
             _fail(isinstance(answer, str), f"answers.table[{k}]", "must be a reply (a string)", answer)
         else:
             _int(answer, f"answers.table[{k}]", 0, int(env.action_space.n) - 1)
-    _list(index, "answers.index", n_seeds, n_seeds, "blocks, one per seed")
+    _list(index, "answers.index", n_seeds, n_seeds, "blocks, one per (training seed, evaluation seed)")
     for s_, block in enumerate(index):
         _list(block, f"answers.index[{s_}]", m, m, "rows, one per preference of the eval spec")
         for i, row in enumerate(block):
@@ -343,7 +354,7 @@ def validated(result: object) -> tuple[Any, list, np.ndarray]:
     """:func:`validate`, returning the fresh environment instance the result was checked against and its decoded
     answers (table, index array (S, m, n)): what re-scoring needs."""
     _check_schema_version(result)
-    result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics",))
+    result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics", "training_seeds"))
     check_tree(result)
     seeds = _check_header(result)
     env = _installed_env(result["env_id"])
@@ -361,7 +372,8 @@ def validated(result: object) -> tuple[Any, list, np.ndarray]:
           f"must be the eval spec's preference set ({m} weights)", result["preferences"])
     _check_evaluation(result["evaluation"], env)
     low, high = float(env.reward_space.low.min()), float(env.reward_space.high.max())
-    rewards = _list(result["rewards"], "rewards", len(seeds), len(seeds), "blocks, one per seed")
+    blocks = len(seeds) * training_runs(result)  # training-seed major: block t * S + s
+    rewards = _list(result["rewards"], "rewards", blocks, blocks, "blocks, one per (training seed, evaluation seed)")
     for s, block in enumerate(rewards):
         _check_matrix(block, f"rewards[{s}]", m, d, low, high, "reward_space ")
     _check_costs(result["costs"])
@@ -369,7 +381,7 @@ def validated(result: object) -> tuple[Any, list, np.ndarray]:
     for key, x in claims.items():
         if x is not None:
             _number(x, f"claimed_metrics.{key}")
-    table, index = _check_answers(result["answers"], env, len(seeds), result["evaluation"]["preference_independent"])
+    table, index = _check_answers(result["answers"], env, blocks, result["evaluation"]["preference_independent"])
     return env, table, index
 
 
@@ -392,7 +404,8 @@ def compute_metrics(result: dict, known: KnownFronts | None = None,
     data = MetricInput(rewards=np.asarray(result["rewards"], dtype=np.float64),  # (S, m, d)
                        weights=np.asarray(result["preferences"], dtype=np.float64),  # (m, d)
                        reference_point=np.asarray(result["reference_point"], dtype=np.float64),  # (d,)
-                       costs=result["costs"], known=known, prompt_rewards=prompt_rewards)
+                       costs=result["costs"], known=known, prompt_rewards=prompt_rewards,
+                       training_runs=training_runs(result))
     return compute_all(data)
 
 
@@ -453,7 +466,8 @@ def rewards_key(result: dict) -> str:
     """sha256 of a result's seeds and reward vectors rounded to :data:`REWARD_DECIMALS` decimals: equal keys on one
     board mean the same agent behaviour, whatever the name, claims or a nudge below the rounding."""
     rounded = np.round(np.asarray(result["rewards"], dtype=np.float64), REWARD_DECIMALS) + 0.0  # -0.0 -> 0.0
-    payload = json.dumps({"seeds": result["seeds"], "rewards": rounded.tolist()}, separators=(",", ":"))
+    payload = json.dumps({"seeds": result["seeds"], "training_seeds": result.get("training_seeds"),
+                          "rewards": rounded.tolist()}, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -6,6 +6,7 @@
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]
     morl-bench verify ENTRY.json [ENTRY.json ...]
+    morl-bench bundle RUN0.json RUN1.json [...] --training-seeds 0 1 [...] --out RESULT.json
 
 ``verify`` exits with status 1 when an entry does not reproduce (what differs is printed).
 
@@ -21,16 +22,16 @@ from pathlib import Path
 import morl_envs
 from agents.registry import agent_entry, agent_names
 from leaderboards.board import board_columns, boarded_envs, env_families, report, table
-from leaderboards.protocol import PROTOCOLS
+from leaderboards.protocol import PROTOCOLS, bundle
 from leaderboards.render import markdown_report, markdown_table, write_html
-from leaderboards.submission import submit, write_result
+from leaderboards.submission import read_result, submit, write_result
 from leaderboards.verify import verify_entry
 from morl_cli import run_reporting_errors
 from morl_core.errors import did_you_mean
 
 __all__ = ["COMMANDS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
-COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify")
+COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify", "bundle")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
     verify = subparsers.add_parser("verify", help="re-score stored entries and recompute their metrics")
     verify.add_argument("entries", type=Path, nargs="+", help="board entry files (leaderboards/entries/*/*.json)")
+    bundle = subparsers.add_parser("bundle", help="one result from one agent's results with several training seeds")
+    bundle.add_argument("results", type=Path, nargs="+", help="result JSONs, one per trained model")
+    bundle.add_argument("--training-seeds", type=int, nargs="+", required=True,
+                        help="the training seed of each result, in the same order")
+    bundle.add_argument("--out", required=True, type=Path, help="where to write the bundled result JSON")
 
 
 def _check_env(env_id: str) -> None:
@@ -135,11 +141,18 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    result = bundle([read_result(path) for path in args.results], args.training_seeds)
+    write_result(result, args.out)
+    print(f"wrote {args.out}: {len(args.results)} trained models, training seeds {args.training_seeds}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the leaderboard sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a
     user error."""
     handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report,
-                "verify": _verify}
+                "verify": _verify, "bundle": _bundle}
     if args.command not in handlers:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
     return run_reporting_errors(handlers[args.command], args)

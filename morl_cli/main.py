@@ -8,6 +8,7 @@
     morl-bench submit RESULT.json                                  verify a result and store it on the board
     morl-bench leaderboard [--env ID] [--html DIR]                 print (or render) the ranked tables
     morl-bench verify ENTRY.json                                   re-score a stored entry, recompute its metrics
+    morl-bench bundle R0.json R1.json --training-seeds 0 1 --out R one result from several training seeds
     morl-bench report                                              compare families across objective relationships
     morl-bench sweep CONFIG.toml [--backend local|ray]             a grid of training jobs
 """

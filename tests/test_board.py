@@ -47,14 +47,15 @@ def test_rows_are_ranked_by_hypervolume(board):
     assert [(r.rank, r.agent, r.family) for r in rows] == [(1, "high", "meta-policy"), (2, "mid", "multi-policy"),
                                                            (3, "low", "single-policy")]
     high, mid = rows[0], rows[1]
-    assert high.hv_mean == pytest.approx(0.64) and high.hv_std == 0.0
-    assert mid.hv_mean == pytest.approx((0.25 + 0.49) / 2) and mid.hv_std == pytest.approx(0.12)
+    assert high.hv_mean == pytest.approx(0.64) and high.hv_eval_std == 0.0
+    assert high.hv_std is None  # one trained model: stability over training seeds is not measured
+    assert mid.hv_mean == pytest.approx((0.25 + 0.49) / 2) and mid.hv_eval_std == pytest.approx(0.12)
     assert mid.front[0] == pytest.approx((0.6, 0.6))  # mean over the two seeds
     assert (high.env_samples, high.train_seconds, high.inference_cost) == (1000, 12.5, pytest.approx(2.0))
     assert high.objectives == gym.make(COMPETING).unwrapped.objectives and len(high.entry) == 12
     assert [h for h, _ in table_columns(known_fronts=False)] == [
-        "rank", "agent", "family", "HV mean", "HV 95% CI low", "HV 95% CI high", "HV std (stability)", "EUM",
-        "cardinality", "balance", "controllability", "env samples (self-reported)", "train s (self-reported)",
+        "rank", "agent", "family", "HV mean", "HV 95% CI low", "HV 95% CI high",
+        "HV std over training seeds (stability)", "HV std over eval seeds", "EUM", "cardinality", "balance", "controllability", "env samples (self-reported)", "train s (self-reported)",
         "inference cost (x untrained)"]
 
 
@@ -104,8 +105,10 @@ def test_leaderboard_and_report_commands(board, tmp_path, capsys):
     assert out.index("| 1 | high |") < out.index("| 2 | mid |") < out.index("| 3 | low |")
     assert bench(["leaderboard", "--board-dir", str(board), "--html", str(tmp_path / "site")]) == 0
     out = capsys.readouterr().out
+    slugs = [COMPETING.replace("/", "-"), CORRELATED.replace("/", "-")]
     assert f"## {CORRELATED}" in out and sorted(p.name for p in (tmp_path / "site").iterdir()) == sorted(
-        ["index.html", COMPETING.replace("/", "-") + ".html", CORRELATED.replace("/", "-") + ".html"])
+        ["index.html"] + [s + ".html" for s in slugs] + slugs)  # each board's entry pages in its own folder
+    assert len(list((tmp_path / "site" / slugs[0]).glob("*.html"))) == 3
     assert bench(["report", "--board-dir", str(board)]) == 0
     out = capsys.readouterr().out
     assert "HV mean (competing) | HV mean (correlated)" in out and "| mid | multi-policy | 0.3700 | 0.8100 |" in out

@@ -19,7 +19,7 @@ ENV2, ENV3 = "morl/Example-TwoObjectives-v1", "morl/Example-ThreeObjectives-v1" 
 def make_row(rank: int, agent: str, objectives: tuple[str, ...], scale: float, **extra) -> Row:
     d = len(objectives)
     front = tuple(tuple(scale * (0.2 + 0.6 * ((k + j) % 11) / 10) for j in range(d)) for k in range(11))
-    values = {"hv_mean": scale, "hv_std": 0.01, "eum": 0.5, "cardinality": 3.0, "balance": 0.4,
+    values = {"hv_mean": scale, "hv_std": 0.01, "hv_eval_std": 0.02, "eum": 0.5, "cardinality": 3.0, "balance": 0.4,
               "controllability": 0.25, "env_samples": 2048, "train_seconds": 61.2, "inference_cost": 1.0}
     values.update(extra)
     return Row(rank=rank, agent=agent, family="multi-policy", entry=f"{rank:012d}", objectives=objectives,
@@ -37,9 +37,9 @@ def test_markdown_table_lists_every_entry():
     text = markdown_table(ROWS2)
     lines = text.strip().splitlines()
     assert lines[0].startswith("| rank | agent | family | HV mean | HV 95% CI low | HV 95% CI high | "
-                               "HV std (stability) | EUM |")
+                               "HV std over training seeds (stability) | HV std over eval seeds | EUM |")
     assert len(lines) == 2 + len(ROWS2)
-    assert lines[2] == ("| 1 | alpha | multi-policy | 0.9000 | n/a | n/a | 0.0100 | 0.5000 | 3 | 0.4000 | 0.2500 | 2,048 | "
+    assert lines[2] == ("| 1 | alpha | multi-policy | 0.9000 | n/a | n/a | 0.0100 | 0.0200 | 0.5000 | 3 | 0.4000 | 0.2500 | 2,048 | "
                         "61.2 | 1.00x |")
     assert "| n/a |" in lines[3] and lines[4].startswith("| 3 | default-policy |")
 

@@ -115,7 +115,7 @@ CASES = {
                               "`rewards[0][0]` must have 2 entries, one per objective; got 1"),
     "wrong preference count": (lambda r: r["rewards"].__setitem__(0, r["rewards"][0][:5]),
                                "`rewards[0]` must have 11 rows, one per preference of the eval spec; got 5"),
-    "missing seed block": (lambda r: r["rewards"].pop(), "`rewards` must have 2 blocks, one per seed; got 1"),
+    "missing seed block": (lambda r: r["rewards"].pop(), "`rewards` must have 2 blocks, one per (training seed, evaluation seed); got 1"),
     "nan": (_set("rewards.0.2.1", math.nan), "`rewards[0][2][1]` must be finite; got nan"),
     "inf": (_set("rewards.1.4.0", math.inf), "`rewards[1][4][0]` must be finite; got inf"),
     "above range": (_set("rewards.1.3.0", 1.5), "`rewards[1][3][0]` must lie in reward_space [0, 1]; got 1.5"),
@@ -183,7 +183,7 @@ CASES = {
                           "`answers.index[0][0]` must hold integers (indices into answers.table); got True"),
     "prompt missing": (_answers(lambda t, i: i[0][3].pop()),
                        "`answers.index[0][3]` must have 55 answers, one per test prompt; got 54"),
-    "seed missing": (_answers(lambda t, i: i.pop()), "`answers.index` must have 2 blocks, one per seed; got 1"),
+    "seed missing": (_answers(lambda t, i: i.pop()), "`answers.index` must have 2 blocks, one per (training seed, evaluation seed); got 1"),
     "not a reply": (_answers(lambda t, i: t.__setitem__(0, 5)), "`answers.table[0]` must be a reply (a string); got 5"),
     "lone surrogate reply": (_answers(lambda t, i: t.__setitem__(0, "0.5 \ud800")),
                              "`answers.table[0]` must be valid Unicode (no lone surrogates)"),
@@ -269,7 +269,7 @@ def test_metrics_are_recomputed_as_by_hand(env):
     metrics = compute_metrics(result)
     # HV seed 0: 0.2 * 0.9 + (0.5 - 0.2) * 0.5 + (0.9 - 0.5) * 0.2 = 0.41; seed 1: 0.5 * 0.5 = 0.25.
     assert metrics["hv_mean"] == pytest.approx(0.33, abs=1e-12)
-    assert metrics["hv_std"] == pytest.approx(0.08, abs=1e-12)
+    assert metrics["hv_eval_std"] == pytest.approx(0.08, abs=1e-12) and metrics["hv_std"] is None  # one model
     # EUM seed 0: max over the points of w . r for a = 0..1 is 0.9, .83, .76, .69, .62, .55, .62, ..., 0.9 (sum 8.15).
     assert metrics["eum"] == pytest.approx((8.15 / 11 + 0.5) / 2, abs=1e-12)
     assert metrics["cardinality"] == 2.0  # 3 and 1
@@ -407,3 +407,39 @@ def test_submit_command_exit_codes(env, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: `rewards[0][0][0]` must lie in reward_space [0, 1]; got 2.0")
     assert snapshot(board) == before
+
+
+def test_a_bundle_of_training_seeds_measures_stability_over_them(env, tmp_path):
+    from leaderboards.protocol import bundle
+
+    run_a = synthetic_result(env)  # evaluation seeds 0, 1: HV 0.41 and 0.25
+    run_b = synthetic_result(env, rewards=([[0.6, 0.6]] * 11, [[0.6, 0.6]] * 11))  # HV 0.36 twice
+    result = bundle([run_a, run_b], [7, 8])
+    assert result["training_seeds"] == [7, 8] and len(result["rewards"]) == 4
+    assert (result["costs"]["env_samples"], result["costs"]["train_seconds"]) == (2000, 25.0)
+    done = submit(write(tmp_path / "b.json", result), tmp_path / "board")
+    assert done.metrics["hv_mean"] == pytest.approx(0.345, abs=1e-6)
+    assert done.metrics["hv_std"] == pytest.approx(0.015, abs=1e-6)  # the models' means 0.33 and 0.36
+    assert done.metrics["hv_eval_std"] == pytest.approx(0.04, abs=1e-6)  # mean of 0.08 and 0.0
+    assert done.disagreements == []
+    with pytest.raises(ValueError, match=r"`results\[1\].agent` must equal `results\[0\].agent`"):
+        bundle([run_a, synthetic_result(env, name="other")], [7, 8])
+    with pytest.raises(ValueError, match=r"`results` must hold 2 to 20 results, one per training seed \(3\); got 2"):
+        bundle([run_a, run_b], [1, 2, 3])
+    short = copy.deepcopy(result)
+    short["training_seeds"] = [7, 8, 9]
+    with pytest.raises(SubmissionError, match=r"`rewards` must have 6 blocks, one per \(training seed, evaluation "
+                                              r"seed\); got 4"):
+        validate(short)
+
+
+def test_bundle_command(env, tmp_path, capsys):
+    runs = [write(tmp_path / f"run{t}.json", synthetic_result(env, rewards=([[v, v]] * 11, [[v, v]] * 11)))
+            for t, v in enumerate((0.5, 0.7))]
+    out = tmp_path / "bundled.json"
+    assert bench(["bundle", *map(str, runs), "--training-seeds", "0", "1", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out}: 2 trained models, training seeds [0, 1]")
+    done = submit(out, tmp_path / "board")
+    assert done.metrics["hv_std"] == pytest.approx(0.12, abs=1e-6)  # std of 0.25 and 0.49
+    assert bench(["bundle", str(runs[0]), "--training-seeds", "0", "--out", str(out)]) == 2
+    assert "`results` must hold 2 to 20 results" in capsys.readouterr().err
