@@ -1,7 +1,7 @@
 """Run every benchmark of the project and write one table of same-run ratios: benchmarks/RESULTS.md.
 
     python benchmarks/run.py [--quick] [--only env_step rollout rl_step moe_decode scorer
-                                                hypervolume] [--report-only]
+                                                hypervolume rescoring] [--report-only]
 
 Each benchmark is its own script (``env_step.py``: vector env step against the raw reward-model passes;
 ``rollout.py``: the fast decoder's tokens/s against ``generate()`` (plain, LoRA, batched experts) and whether their
@@ -9,7 +9,8 @@ tokens agree; ``rl_step.py``: one k-SCST step split into generation, scoring and
 against MGDA's;
 ``moe_decode.py``: meta-policy decoding, batched experts against one after another and the single policy;
 ``scorer.py``: a RoBERTa-base-size reward scorer's samples/s and TFLOP/s against the matmul rate of the same run;
-``hypervolume.py``: the board's indicators against pymoo's). This harness runs them one after another in
+``hypervolume.py``: the board's indicators against pymoo's; ``rescoring.py``: what ``submit`` pays to score an
+entry's replies again, against evaluating it). This harness runs them one after another in
 subprocesses (``--quick``: small sizes, a few minutes on a CPU), each writing ``benchmarks/results/<name>.json``
 keyed by device kind, then renders every stored result, with its device and date, into ``benchmarks/RESULTS.md``.
 ``--report-only`` re-renders without running anything. On the GPU machine (the ``device`` tool), from the repository
@@ -30,13 +31,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("env_step", "rollout", "rl_step", "moe_decode", "scorer", "hypervolume")
+BENCHMARKS = ("env_step", "rollout", "rl_step", "moe_decode", "scorer", "hypervolume", "rescoring")
 QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
          "rollout": ["--batches", "2", "8", "--new-tokens", "16", "--repeats", "1"],
          "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5"],
          "moe_decode": ["--batches", "1", "8", "--new-tokens", "16", "--repeats", "1"],
          "scorer": ["--batches", "8", "32", "--tokens", "64", "--repeats", "2"],
-         "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"]}
+         "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"],
+         "rescoring": ["--seeds", "0"]}
 
 
 #: what runs on the GPU machine, whose image lacks this project's asset packages (the shipped SmolLM2 and MiniLM are
@@ -136,8 +138,19 @@ def _hypervolume(kind: str, r: dict) -> list[str]:
     return out + _table(["objectives", "points", "hypervolume ms", "/ pymoo", "Pareto filter ms", "/ pymoo"], rows)
 
 
+def _rescoring(kind: str, r: dict) -> list[str]:
+    x = r["rows"]
+    out = [f"## Re-scoring a submitted entry against evaluating it ({kind}: {r['device']}, {r['threads']} threads, "
+           f"{r['date']}; {r['env']}, the default policy, evaluation seeds {r['seeds']})", ""]
+    row = [f"{x['evaluate_s']:.1f}", f"{x['submit_s']:.1f}", f"{x['rescore_s']:.1f} ({x['rescore_pairs']})",
+           f"{x['ratio_submit_over_evaluate']:.3f}x", f"{x['worst_case_rescore_s']:.1f} ({x['worst_case_pairs']})",
+           f"{x['ratio_worst_rescore_over_evaluate']:.3f}x", f"{x['worst_case_packed_bytes']:,}"]
+    return out + _table(["evaluate s", "submit s", "re-score s (pairs)", "submit / evaluate",
+                         "all replies distinct: re-score s (pairs)", "/ evaluate", "its packed answers (bytes)"], [row])
+
+
 SECTIONS = {"env_step": _env_step, "rollout": _rollout, "rl_step": _rl_step, "moe_decode": _moe_decode,
-            "scorer": _scorer, "hypervolume": _hypervolume}
+            "scorer": _scorer, "hypervolume": _hypervolume, "rescoring": _rescoring}
 
 
 def render() -> str:
