@@ -63,6 +63,7 @@ class Row:
     objectives: tuple[str, ...]
     front: tuple[tuple[float, ...], ...]
     metrics: dict[str, float | int | None] = field(default_factory=dict)
+    artifact: bool = False  # the entry names a training artifact (`morl-bench verify --artifact` regenerates it)
 
     def __getattr__(self, name: str) -> float | int | None:
         if name in METRICS:
@@ -121,7 +122,8 @@ def _row(entry: dict, rank: int) -> Row:
     front = np.asarray(result["rewards"], dtype=np.float64).mean(axis=0)  # (S, m, d) -> (m, d)
     return Row(rank=rank, agent=result["agent"]["name"], family=result["agent"]["family"],
                entry=entry["sha256"][:12], objectives=tuple(result["objectives"]),
-               front=tuple(map(tuple, front.tolist())), metrics=dict(metrics))
+               front=tuple(map(tuple, front.tolist())), metrics=dict(metrics),
+               artifact="artifact" in (result["agent"].get("details") or {}))
 
 
 def _beats(a: dict, b: dict) -> bool:

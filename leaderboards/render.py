@@ -164,7 +164,9 @@ def _cell(row: Row, attr: str, env_id: str | None) -> str:
     if attr == "agent":
         swatch = f'<span class="swatch" style="background:{agent_colour(row.agent)}"></span>'
         link = f'<a href="{html.escape(entry_href(env_id, row))}">{text}</a>' if env_id else text
-        return f'<td class="text">{swatch}{link}</td>'
+        mark = (' <span class="artifact" title="names its training artifact: morl-bench verify --artifact '
+                'regenerates its replies">[artifact]</span>') if row.artifact else ""
+        return f'<td class="text">{swatch}{link}{mark}</td>'
     return f'<td class="text">{text}</td>' if attr == "family" else f"<td>{text}</td>"
 
 
@@ -198,6 +200,11 @@ def html_page(env_id: str, rows: Sequence[Row], known: np.ndarray | None = None)
                      "is the mean distance from the known front's points to the entry's nearest point, MUL the "
                      "largest linear utility the entry loses to the known coverage set (both lower is better).</p>")
     parts.append(html_table(rows, shown, env_id))
+    with_artifact = sum(r.artifact for r in rows)
+    parts.append(f"<p>Every entry's rewards were scored by the board from the replies it stores (<code>morl-bench "
+                 f"verify ENTRY</code> scores them again). {with_artifact} of {len(rows)} entries name a training "
+                 f"artifact (marked [artifact]): with its run folder, <code>morl-bench verify ENTRY --artifact "
+                 f"DIR</code> also regenerates the replies.</p>")
     parts.append("<h2>Fronts</h2>")
     legend = "".join(f'<li><span class="swatch" style="background:{agent_colour(r.agent)}"></span>'
                      f"{html.escape(r.agent)} ({r.entry})</li>" for r in rows)
@@ -223,6 +230,11 @@ def entry_page(env_id: str, row: Row, samples: Sequence[ReplySample], known: np.
     names = row.objectives
     for i, j in combinations(range(len(names)), 2):
         parts.append(f"<figure>{scatter_svg([row], i, j, known)}</figure>")
+    parts.append("<p>" + ("This entry names its training artifact: with the run folder that <code>morl-bench train"
+                          "</code> wrote, <code>morl-bench verify ENTRY --artifact DIR</code> evaluates the trained "
+                          "agent again and compares its replies with these." if row.artifact else
+                          "This entry names no training artifact: <code>morl-bench verify ENTRY</code> re-scores "
+                          "its stored replies; nothing can regenerate them.") + "</p>")
     parts.append("<h2>What it said</h2>")
     if not samples:
         parts.append("<p>This entry stores no replies (it was submitted before results carried them).</p>")

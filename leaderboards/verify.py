@@ -5,7 +5,9 @@ installed environment must agree: :func:`verify_entry` re-validates the result, 
 (prompt, answer) pair (:func:`leaderboards.answers.rescore`), compares the mean reward vectors with the stored ones
 (:data:`~leaderboards.submission.REWARD_TOLERANCE`), recomputes the metrics from the fresh scores and compares
 them with the stored metrics, and checks the entry's content hash. Anyone can so check any entry of a board with
-the code and models they have installed: ``morl-bench verify ENTRY.json``.
+the code and models they have installed: ``morl-bench verify ENTRY.json``. With the run folder that ``morl-bench
+train`` wrote (``--artifact DIR``: its adapters, options and code version) the command also evaluates the trained
+agent again and compares the new replies with the stored ones (:func:`compare_regenerated`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboards.answers import rescore
+from leaderboards.answers import rescore, unpack_answers
 from leaderboards.submission import (
     CLAIM_TOLERANCE,
     REWARD_TOLERANCE,
@@ -28,7 +30,10 @@ from leaderboards.submission import (
     validated,
 )
 
-__all__ = ["Verification", "verify_entry"]
+__all__ = ["ARTIFACT_HV_TOLERANCE", "Verification", "compare_regenerated", "verify_entry"]
+
+#: how far the HV mean regenerated on another device kind or code version may lie from the stored one
+ARTIFACT_HV_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -82,3 +87,31 @@ def verify_entry(path: str | os.PathLike) -> Verification:
         problems.append(f"the entry's sha256 {entry['sha256'][:12]}... is not its result's {content_hash(result)[:12]}"
                         f"... (the file was edited after submission)")
     return Verification(path, gap, metrics, problems)
+
+
+def _device_kind(result: dict) -> str:
+    return str(result["costs"]["eval_device"]).split(":")[0]
+
+
+def compare_regenerated(stored: dict, regenerated: dict) -> list[str]:
+    """What differs between a stored result and the result regenerated from its training artifact. On the same
+    device kind and code version the replies must be identical, one by one; elsewhere (another device or code
+    version: kernels and sampling may differ) the HV mean must agree within :data:`ARTIFACT_HV_TOLERANCE`.
+    Returns one line per problem (none when they agree) after a line saying which rule applied."""
+    same = (_device_kind(stored) == _device_kind(regenerated)
+            and stored["code_version"] == regenerated["code_version"])
+    if stored["seeds"] != regenerated["seeds"] or stored["env_id"] != regenerated["env_id"]:
+        return [f"the artifact's evaluation ({regenerated['env_id']}, seeds {regenerated['seeds']}) is not the "
+                f"entry's ({stored['env_id']}, seeds {stored['seeds']})"]
+    if same:
+        table_a, index_a = unpack_answers(stored["answers"])
+        table_b, index_b = unpack_answers(regenerated["answers"])
+        a = np.asarray(table_a, dtype=object)[np.asarray(index_a)]
+        b = np.asarray(table_b, dtype=object)[np.asarray(index_b)]
+        differ = int((a != b).sum()) if a.shape == b.shape else a.size
+        return [] if differ == 0 else [f"{differ} of {a.size} regenerated replies differ from the stored ones "
+                                       f"(same device kind and code version: they must be identical)"]
+    gap = abs(compute_metrics(regenerated)["hv_mean"] - compute_metrics(stored)["hv_mean"])
+    return [] if gap <= ARTIFACT_HV_TOLERANCE else [
+        f"the regenerated HV mean differs by {gap:.4g} (another device kind or code version: tolerance "
+        f"{ARTIFACT_HV_TOLERANCE})"]

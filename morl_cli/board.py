@@ -16,7 +16,9 @@ Errors print ``error: <message>`` to stderr and exit with status 2, changing not
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
 from pathlib import Path
 
 import morl_envs
@@ -25,9 +27,11 @@ from leaderboards.board import board_columns, boarded_envs, env_families, report
 from leaderboards.protocol import PROTOCOLS, bundle
 from leaderboards.render import markdown_report, markdown_table, write_html
 from leaderboards.submission import read_result, submit, write_result
-from leaderboards.verify import verify_entry
+from leaderboards.verify import compare_regenerated, verify_entry
 from morl_cli import run_reporting_errors
+from morl_cli.train import RUN_FILE, regenerate_result
 from morl_core.errors import did_you_mean
+from morl_core.files import file_sha256
 
 __all__ = ["COMMANDS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
@@ -55,6 +59,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--board-dir", type=Path, default=None, help="board folder (default leaderboards/entries)")
     verify = subparsers.add_parser("verify", help="re-score stored entries and recompute their metrics")
     verify.add_argument("entries", type=Path, nargs="+", help="board entry files (leaderboards/entries/*/*.json)")
+    verify.add_argument("--artifact", type=Path, default=None,
+                        help="the run folder `morl-bench train` wrote for the (one) entry: regenerate its replies")
     bundle = subparsers.add_parser("bundle", help="one result from one agent's results with several training seeds")
     bundle.add_argument("results", type=Path, nargs="+", help="result JSONs, one per trained model")
     bundle.add_argument("--training-seeds", type=int, nargs="+", required=True,
@@ -130,14 +136,28 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.artifact is not None and len(args.entries) != 1:
+        raise ValueError(f"--artifact must come with exactly one entry (its own); got {len(args.entries)}")
     failed = 0
     for path in args.entries:
         found = verify_entry(path)
-        if found.ok:
-            print(f"verified {path}: rewards within {found.reward_gap:.2g}, hv_mean {found.metrics['hv_mean']:.6g}")
+        problems = list(found.problems)
+        if args.artifact is not None:
+            stored = json.loads(Path(path).read_text(encoding="utf-8"))["result"]
+            named = stored["agent"].get("details", {}).get("artifact", {}).get("run_file_sha256")
+            run_file = Path(args.artifact) / RUN_FILE
+            if named is not None and run_file.is_file() and file_sha256(run_file) != named:
+                problems.append(f"{args.artifact} is not this entry's artifact (its {RUN_FILE} differs from the one "
+                                f"the entry names)")
+            with tempfile.TemporaryDirectory() as folder:
+                again = regenerate_result(args.artifact, stored["seeds"], Path(folder) / "result.json")
+            problems += compare_regenerated(stored, again)
+        if not problems:
+            print(f"verified {path}: rewards within {found.reward_gap:.2g}, hv_mean {found.metrics['hv_mean']:.6g}"
+                  + (f"; replies regenerated from {args.artifact} agree" if args.artifact is not None else ""))
         else:
             failed += 1
-            print(f"DIFFERS {path}:" + "".join(f"\n  {line}" for line in found.problems))
+            print(f"DIFFERS {path}:" + "".join(f"\n  {line}" for line in problems))
     return 1 if failed else 0
 
 

@@ -38,17 +38,19 @@ from agents.meta_policy import GatedMixture, MetaPolicyAgent, fit_gate, search_m
 from agents.registry import AgentEntry, agent_entry, agent_names
 from agents.rl import run_summary
 from agents.single_policy import ScalarizedAgent
-from leaderboards.protocol import evaluate
+from leaderboards.protocol import code_version, evaluate
 from morl_cli import run_reporting_errors
-from morl_core.files import write_atomic
+from morl_core.files import file_sha256, write_atomic
 
-__all__ = ["COMMANDS", "add_commands", "run", "build_agent"]
+__all__ = ["COMMANDS", "RUN_FILE", "add_commands", "run", "build_agent", "regenerate_result"]
 
 COMMANDS = ("train",)
 #: TrainConfig fields that have their own flag (or are set from one)
 _OWN_FLAGS = ("env_id", "env_kwargs", "scalarizer", "preference", "scalarizer_kwargs", "seed", "max_steps",
               "out_dir", "resume", "policy")
 _TYPES = {"int": int, "float": float, "str": str}
+RUN_FILE = "run.json"  # in the run folder: the train command's options and code version (what regenerates it)
+_PATH_OPTIONS = ("out", "result")
 
 
 def _field_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...], prefix: str) -> None:
@@ -230,10 +232,45 @@ def _write_result(agent: Any, args: argparse.Namespace, env: gym.Env) -> None:
         raise ValueError(f"--result must be in an existing folder; got {str(args.result)!r}")
     result = evaluate(agent, args.env, seeds=args.eval_seeds, max_prompts=args.max_prompts,
                       baseline=DefaultPolicyAgent(), env=env)
+    run_file = Path(agent.config.out_dir) / RUN_FILE
+    if run_file.is_file():  # the run folder is a training artifact: verify --artifact regenerates these replies
+        details = result["agent"].setdefault("details", {})
+        details["artifact"] = {"run_file_sha256": file_sha256(run_file), "code_version": result["code_version"]}
     write_atomic(args.result, json.dumps(result, indent=1, allow_nan=False) + "\n")
     print(f"\nwrote {args.result} (the trained preferences are in its agent.details)")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
+
+
+def _record_run(args: argparse.Namespace, out_dir: str) -> None:
+    """Write ``<out_dir>/run.json`` (:data:`RUN_FILE`) on a run's first start: the options of this command and the
+    code version, so that the run folder is an artifact ``morl-bench verify --artifact`` can regenerate replies
+    from. A resumed run keeps the file of its first start."""
+    path = Path(out_dir) / RUN_FILE
+    if path.exists():
+        return
+    options = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"options": options, "code_version": code_version()}, indent=1) + "\n")
+
+
+def regenerate_result(artifact: Path, seeds: list[int], out: Path) -> dict:
+    """Evaluate the agent trained in the run folder ``artifact`` again (its :data:`RUN_FILE` options with
+    ``--resume``: the finished training is not repeated) on the evaluation ``seeds``, writing the result to ``out``;
+    returns the result. Raises ``ValueError`` naming ``artifact`` when the folder holds no run file."""
+    path = Path(artifact) / RUN_FILE
+    try:
+        options = json.loads(path.read_text(encoding="utf-8"))["options"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ValueError(f"--artifact must be a run folder that `morl-bench train` wrote (with its {RUN_FILE}); got "
+                         f"{str(artifact)!r}") from None
+    options.update({k: Path(options[k]) if options.get(k) is not None else None for k in _PATH_OPTIONS})
+    options.update(out=Path(artifact), resume=True, result=Path(out), eval_seeds=list(seeds), max_prompts=None,
+                   summary_prompts=0)
+    code = run(argparse.Namespace(**options))
+    if code != 0:
+        raise ValueError(f"--artifact {str(artifact)!r}: evaluating its trained agent again failed (above)")
+    return json.loads(Path(out).read_text(encoding="utf-8"))
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -241,6 +278,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.result is not None and args.result.is_dir():
         raise ValueError(f"--result must be a file path; got the folder {str(args.result)!r}")
     agent = build_agent(args)
+    _record_run(args, agent.config.out_dir)
     n_runs = len(agent.run_dirs)
     print(f"training {agent.name} on {args.env}: {n_runs} polic{'y' if n_runs == 1 else 'ies'} into "
           f"{agent.config.out_dir}", flush=True)

@@ -56,3 +56,40 @@ def test_a_file_that_is_no_entry_is_refused(tmp_path, capsys):
         verify_entry(path)
     assert bench(["verify", str(tmp_path / "absent.json")]) == 2
     assert "error: `entry` must be a board entry file that `morl-bench submit` wrote" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_artifact_regenerates_the_stored_replies(tmp_path, monkeypatch, capsys):
+    """A tiny LM trained one step: its run folder regenerates exactly the replies its entry stores; another run's
+    folder does not."""
+    from agents.baselines import DefaultPolicyAgent
+    from morl_cli import train as commands
+    from morl_core.files import file_sha256
+    from tests.test_policy import make_tiny_lm
+
+    tiny = make_tiny_lm(tmp_path / "tiny")
+    baseline = {"model": str(tiny), "device": "cpu", "max_new_tokens": 4}  # the tiny LM as the cost baseline too
+    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda: DefaultPolicyAgent(**baseline))
+
+    def train(name: str, seed: str) -> None:
+        argv = ["train", "--env", "morl/Counsel-FluencyConciseness-v1", "--agent", "linear", "--steps", "1",
+                "--seed", seed, "--out", str(tmp_path / name), "--model", str(tiny), "--device", "cpu",
+                "--max-new-tokens", "4", "--prompts-per-step", "2", "--k", "2", "--eval-prompts", "2",
+                "--summary-prompts", "0", "--result", str(tmp_path / f"{name}-result.json"), "--eval-seeds", "0"]
+        assert bench(argv) == 0, capsys.readouterr().err
+
+    train("run", "0")
+    train("other", "1")
+    entry = submit(tmp_path / "run-result.json", tmp_path / "board").path
+    assert json.loads((tmp_path / "run" / commands.RUN_FILE).read_text())["options"]["seed"] == 0
+    capsys.readouterr()
+    assert bench(["verify", str(entry), "--artifact", str(tmp_path / "run")]) == 0
+    assert f"replies regenerated from {tmp_path / 'run'} agree" in capsys.readouterr().out
+    named = json.loads(entry.read_text())["result"]["agent"]["details"]["artifact"]["run_file_sha256"]
+    assert named == file_sha256(tmp_path / "run" / commands.RUN_FILE)
+    assert bench(["verify", str(entry), "--artifact", str(tmp_path / "other")]) == 1
+    out = capsys.readouterr().out
+    assert "is not this entry's artifact (its run.json differs from the one the entry names)" in out
+    assert "regenerated replies differ from the stored ones (same device kind and code version" in out
+    assert bench(["verify", str(entry), "--artifact", str(tmp_path)]) == 2  # no run file there
+    assert "--artifact must be a run folder that `morl-bench train` wrote" in capsys.readouterr().err
