@@ -197,12 +197,12 @@ def read_result(path: str | os.PathLike) -> dict:
     return result
 
 
-def _installed_env(env_id: object) -> Any:
-    """A fresh instance of the installed environment ``env_id`` (a registered id)."""
+def _registered(env_id: object) -> Any:
+    """The registry entry (:class:`morl_envs.EnvEntry`) of ``env_id``, a registered id; nothing is loaded."""
     ids = morl_envs.env_ids()
     _fail(isinstance(env_id, str) and env_id in ids, "env_id", f"must be a registered environment id {ids}",
           env_id, did_you_mean(str(env_id), ids))
-    return morl_envs.make(env_id).unwrapped
+    return morl_envs.describe(env_id)
 
 
 def _check_fingerprints(value: object, spec: Any) -> None:
@@ -357,30 +357,31 @@ def validated(result: object) -> tuple[Any, list, np.ndarray]:
     result = _keys(result, "result", _TOP_KEYS, ("claimed_metrics", "training_seeds"))
     check_tree(result)
     seeds = _check_header(result)
-    env = _installed_env(result["env_id"])
-    spec, d = env.eval_spec, env.reward_dim
-    _fail(result["objectives"] == list(spec.objectives), "objectives",
-          f"must be the installed environment's objectives {list(spec.objectives)}", result["objectives"])
+    registered = _registered(result["env_id"])  # the checks that need no model or data come first: cheap refusals
+    d = len(registered.objectives)
+    _fail(result["objectives"] == list(registered.objectives), "objectives",
+          f"must be the installed environment's objectives {list(registered.objectives)}", result["objectives"])
     for i, x in enumerate(_list(result["reference_point"], "reference_point", d, d, "entries, one per objective")):
         _number(x, f"reference_point[{i}]")
-    _fail(result["reference_point"] == list(spec.reference_point), "reference_point",
-          f"must be the eval spec's reference point {list(spec.reference_point)}", result["reference_point"])
-    _check_fingerprints(result["fingerprints"], spec)
-    m = len(spec.preferences)
+    _fail(result["reference_point"] == list(registered.reference_point), "reference_point",
+          f"must be the eval spec's reference point {list(registered.reference_point)}", result["reference_point"])
+    m = len(registered.preferences)
     _check_matrix(result["preferences"], "preferences", m, d, 0.0, 1.0)
-    _fail(np.allclose(result["preferences"], spec.preferences, rtol=0, atol=1e-9), "preferences",
+    _fail(np.allclose(result["preferences"], registered.preferences, rtol=0, atol=1e-9), "preferences",
           f"must be the eval spec's preference set ({m} weights)", result["preferences"])
+    _check_costs(result["costs"])
+    claims = _keys(result.get("claimed_metrics", {}), "claimed_metrics", (), METRICS.names())
+    for key, x in claims.items():
+        if x is not None:
+            _number(x, f"claimed_metrics.{key}")
+    env = morl_envs.make(result["env_id"]).unwrapped  # loads the reward models (a choice table may be built)
+    _check_fingerprints(result["fingerprints"], env.eval_spec)
     _check_evaluation(result["evaluation"], env)
     low, high = float(env.reward_space.low.min()), float(env.reward_space.high.max())
     blocks = len(seeds) * training_runs(result)  # training-seed major: block t * S + s
     rewards = _list(result["rewards"], "rewards", blocks, blocks, "blocks, one per (training seed, evaluation seed)")
     for s, block in enumerate(rewards):
         _check_matrix(block, f"rewards[{s}]", m, d, low, high, "reward_space ")
-    _check_costs(result["costs"])
-    claims = _keys(result.get("claimed_metrics", {}), "claimed_metrics", (), METRICS.names())
-    for key, x in claims.items():
-        if x is not None:
-            _number(x, f"claimed_metrics.{key}")
     table, index = _check_answers(result["answers"], env, blocks, result["evaluation"]["preference_independent"])
     return env, table, index
 

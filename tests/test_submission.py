@@ -8,6 +8,7 @@ import base64
 import copy
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import morl_envs
 from leaderboards.answers import ENCODING, unpack_answers
 from leaderboards.submission import SubmissionError, compute_metrics, content_hash, read_result, submit, validate
 from morl_cli.main import main as bench
@@ -443,3 +445,19 @@ def test_bundle_command(env, tmp_path, capsys):
     assert done.metrics["hv_std"] == pytest.approx(0.12, abs=1e-6)  # std of 0.25 and 0.49
     assert bench(["bundle", str(runs[0]), "--training-seeds", "0", "--out", str(out)]) == 2
     assert "`results` must hold 2 to 20 results" in capsys.readouterr().err
+
+
+def test_cheap_checks_refuse_before_any_environment_is_built(env, monkeypatch):
+    """Objectives, reference point, preferences, costs and claims need only the registry: a result that fails them
+    is refused before the environment (its models, a choice table to build) is made."""
+    built = []
+    monkeypatch.setattr(morl_envs, "make", lambda *a, **k: built.append(a) or pytest.fail("built an environment"))
+    for mutate, fragment in ((_set("objectives", ["a", "b"]), "`objectives` must be the installed environment's"),
+                             (_set("preferences.3", [0.25, 0.75]), "`preferences` must be the eval spec's"),
+                             (_set("costs.train_seconds", -1.0), "`costs.train_seconds` must lie in [0, inf]"),
+                             (_set("claimed_metrics", {"hv_mean": "x"}), "`claimed_metrics.hv_mean` must be a number")):
+        result = synthetic_result(env)
+        mutate(result)
+        with pytest.raises(SubmissionError, match=re.escape(fragment)):
+            validate(result)
+    assert built == []
