@@ -2,14 +2,16 @@
 
 - ``indicators`` / ``pareto``: hypervolume, EUM, cardinality, sparsity, IGD, MUL; Pareto filtering.
 - ``protocol``: ``evaluate(agent, env_id)``, which turns any text agent (``morl_core.agent.Agent``) into a result
-  JSON (per-seed, per-preference mean reward vectors on the test split, plus costs); :data:`PROTOCOLS`, one
-  protocol per kind of environment.
+  JSON (every reply, the per-seed, per-preference mean reward vectors on the test split, costs); ``bundle`` for
+  several trained models of one agent; :data:`PROTOCOLS`, one protocol per kind of environment.
 - ``choice``: ``evaluate_choice(agent, env_id)`` for the choice environments (actions pick candidate replies; exact
   rewards), same result schema.
-- ``submission``: the result schema (version 1), ``validate``, ``compute_metrics`` and ``submit`` (verified, atomic,
-  duplicate-free storage under ``leaderboards/entries/<env-slug>/``); IGD and MUL against the choice environments'
-  known fronts.
-- ``board`` / ``render``: ranked tables, the competing-vs-correlated report, markdown and static HTML pages.
+- ``answers``: the replies (or actions) a result carries, packed, and ``rescore``, which scores them again.
+- ``submission``: the result schema (version 2), ``validate``, ``compute_metrics`` and ``submit`` (re-scored,
+  verified, atomic, duplicate-free storage under ``leaderboards/entries/<env-slug>/``); IGD and MUL against the
+  choice environments' known fronts. ``verify``: an entry re-scored and its metrics recomputed.
+- ``board`` / ``render`` / ``samples``: ranked tables (ties where HV intervals overlap), the competing-vs-correlated
+  report, markdown and static HTML pages, a page per entry with a sample of its replies.
 
 This package never imports ``agents``: whoever evaluates hands the agents in, the untrained baseline included.
 """
