@@ -88,7 +88,7 @@ def _encoded(result: dict) -> dict:
     return {**result, "answers": {**result["answers"], "data": base64.b64encode(zlib.compress(text)).decode()}}
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(data=st.data())
 def test_submit_stores_a_valid_entry_or_refuses_and_changes_nothing(base_result, tmp_path_factory, data):
     board = tmp_path_factory.mktemp("board")
@@ -139,7 +139,7 @@ TYPED = (ValueError, TypeError, MorlError, gym.error.ResetNeeded)
 
 
 @pytest.mark.parametrize("kind", ["text", "choice"])
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(options=OPTIONS, action=ACTIONS)
 def test_reset_and_step_work_or_raise_a_typed_error(kind, options, action):
     env = gym.make(ENV if kind == "text" else morl_envs.env_ids("choice")[0]).unwrapped
