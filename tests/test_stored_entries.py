@@ -55,4 +55,8 @@ def test_stored_rewards_are_what_the_stored_replies_score(path: Path):
     finally:
         env.close()
     assert np.allclose(per_prompt.mean(axis=2), result["rewards"], rtol=0, atol=1e-6)
-    assert metrics == entry["metrics"]  # the HV interval too, which needs the per-prompt vectors
+    # the HV interval too, which needs the per-prompt vectors; scores may move in the 7th digit with the batching
+    # (which other texts a batch pads to, what the embedding cache already holds), so the rule is verify's own
+    assert metrics.keys() == entry["metrics"].keys()
+    for key, stored in entry["metrics"].items():
+        assert (stored is None and metrics[key] is None) or metrics[key] == pytest.approx(stored, rel=1e-6, abs=1e-9)
