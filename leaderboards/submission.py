@@ -37,7 +37,7 @@ from morl_core.files import env_slug, folder_lock, write_atomic
 from morl_envs.choice_env import CCS_GRID_STEPS  # the weight grid of the known coverage sets
 
 __all__ = ["SCHEMA_VERSION", "SubmissionError", "Submission", "KnownFronts", "read_result", "validate", "validated",
-           "known_fronts", "compute_metrics", "compare_claims", "reward_disagreements", "content_hash",
+           "known_fronts", "compute_metrics", "metric_agrees", "compare_claims", "reward_disagreements", "content_hash",
            "default_board_dir", "write_result", "submit"]
 
 SCHEMA_VERSION = 2
@@ -442,16 +442,21 @@ def check_metric_ranges(metrics: dict[str, float | None], d: int) -> None:
               f"(below it the rewards beat every achievable policy)", metrics["mul"])
 
 
+def metric_agrees(value: float | None, actual: float | None) -> bool:
+    """Whether a claimed or stored metric ``value`` is the recomputed ``actual``: both null, or within
+    :data:`CLAIM_TOLERANCE` relative to max(1, |actual|) (re-scoring moves the 7th digit with the batching)."""
+    if value is None or actual is None:
+        return value is None and actual is None
+    return abs(value - actual) <= CLAIM_TOLERANCE * max(1.0, abs(actual))
+
+
 def compare_claims(claimed: dict, metrics: dict) -> list[str]:
-    """One line per claimed metric that differs from the recomputed value by more than 1e-6 (relative to
-    max(1, |value|)); claims are reported, never used."""
+    """One line per claimed metric that differs from the recomputed value (:func:`metric_agrees`); claims are
+    reported, never used."""
     lines = []
     for key, value in claimed.items():
         actual = metrics.get(key)
-        same = (value is None and actual is None) or (
-            value is not None and actual is not None
-            and abs(value - actual) <= CLAIM_TOLERANCE * max(1.0, abs(actual)))
-        if not same:
+        if not metric_agrees(value, actual):
             lines.append(f"claimed {key}={value!r} disagrees with the recomputed {actual!r}; the recomputed value "
                          f"is stored")
     return lines

@@ -21,12 +21,12 @@ import numpy as np
 
 from leaderboards.answers import rescore, unpack_answers
 from leaderboards.submission import (
-    CLAIM_TOLERANCE,
     REWARD_TOLERANCE,
     SubmissionError,
     compute_metrics,
     content_hash,
     known_fronts,
+    metric_agrees,
     validated,
 )
 
@@ -44,6 +44,7 @@ class Verification:
     reward_gap: float  # the largest |re-scored - stored| over every seed, preference and objective
     metrics: dict[str, float | None]  # recomputed from the re-scored rewards
     problems: list[str] = field(default_factory=list)
+    result: dict = field(default_factory=dict)  # the entry's stored result, as read
 
     @property
     def ok(self) -> bool:
@@ -79,14 +80,12 @@ def verify_entry(path: str | os.PathLike) -> Verification:
         problems.append(f"the stored answers score up to {gap:.6g} away from the stored rewards (tolerance "
                         f"{REWARD_TOLERANCE:g})")
     for key, stored in entry["metrics"].items():
-        fresh = metrics.get(key)
-        if (stored is None) != (fresh is None) or (
-                stored is not None and abs(stored - fresh) > CLAIM_TOLERANCE * max(1.0, abs(fresh))):
-            problems.append(f"stored {key}={stored!r}, recomputed {fresh!r}")
+        if not metric_agrees(stored, metrics.get(key)):
+            problems.append(f"stored {key}={stored!r}, recomputed {metrics.get(key)!r}")
     if content_hash(result) != entry["sha256"]:
         problems.append(f"the entry's sha256 {entry['sha256'][:12]}... is not its result's {content_hash(result)[:12]}"
                         f"... (the file was edited after submission)")
-    return Verification(path, gap, metrics, problems)
+    return Verification(path, gap, metrics, problems, result)
 
 
 def _device_kind(result: dict) -> str:

@@ -16,7 +16,6 @@ Errors print ``error: <message>`` to stderr and exit with status 2, changing not
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -143,7 +142,7 @@ def _verify(args: argparse.Namespace) -> int:
         found = verify_entry(path)
         problems = list(found.problems)
         if args.artifact is not None:
-            stored = json.loads(Path(path).read_text(encoding="utf-8"))["result"]
+            stored = found.result
             named = stored["agent"].get("details", {}).get("artifact", {}).get("run_file_sha256")
             run_file = Path(args.artifact) / RUN_FILE
             if named is not None and run_file.is_file() and file_sha256(run_file) != named:
