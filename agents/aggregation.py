@@ -10,7 +10,8 @@ All experts are named peft adapters on one shared base model (:class:`~agents.po
 - ``logit``: the mixture of the experts' next-token distributions, ``p = sum_e m_e softmax(z_e / T)``, every expert
   reading the **same** prefix (EMORL's released code mixes distributions over different prefixes; REFERENCE.md).
 - ``parameter``: one network with ``W = W0 + sum_e m_e B_e A_e * alpha / r`` on every adapted layer (the LoRA deltas
-  merged with the mixture; EMORL's "parameter" aggregation).
+  merged with the mixture; EMORL's "parameter" aggregation). On the CPU-fast path (bf16 base weights) the same
+  network runs unmerged: every expert active with its LoRA scale times m_e.
 - ``soup`` (Rewarded Soups, Rame et al., 2023, arXiv 2306.04488): the adapters' own parameters interpolated,
   ``A = sum_e m_e A_e`` and ``B = sum_e m_e B_e``, then merged. Unlike ``parameter`` its delta is not linear in m.
 
@@ -117,6 +118,10 @@ def merged_mixture(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.
     """Inside this block the network is ``W0 + sum_e m_e delta_e`` on every adapted layer (the ``parameter``
     aggregation) and the adapters are bypassed; the base weights are restored bit for bit on exit."""
     m = check_mixture(mixture, len(experts))
+    if policy.cpu_fast:  # bf16 weights: add the deltas in the adapters' float32 instead of rounding them in
+        with _weighted_adapters(policy, experts, m):
+            yield
+        return
     with policy.base_weights_kept() as layers:
         with torch.no_grad():
             for layer in layers:
@@ -125,6 +130,30 @@ def merged_mixture(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.
                 weight.add_(delta.to(weight.dtype))
         with policy.model.disable_adapter():
             yield
+
+
+@contextmanager
+def _weighted_adapters(policy: CausalLMPolicy, experts: Sequence[str], m: np.ndarray) -> Iterator[None]:
+    """The ``parameter`` network without touching the weights: every expert with m_e > 0 active at once, its LoRA
+    scale multiplied by m_e, so each adapted layer computes ``W0 x + sum_e m_e B_e A_e x * alpha / r`` (the same
+    network; a bf16 merge would round away the deltas' parts below bf16's resolution)."""
+    from peft.tuners.lora import LoraLayer
+
+    layers = [layer for layer in policy.model.modules() if isinstance(layer, LoraLayer)]
+    saved = [dict(layer.scaling) for layer in layers]
+    previous = policy.model.active_adapter
+    chosen = [(name, float(w)) for name, w in zip(experts, m) if w > 0]
+    try:
+        for layer in layers:
+            for name, w in chosen:
+                layer.scaling[name] = layer.scaling[name] * w
+        policy.model.base_model.set_adapter([name for name, _ in chosen])
+        yield
+    finally:
+        for layer, scaling in zip(layers, saved):
+            layer.scaling.clear()
+            layer.scaling.update(scaling)
+        policy.set_adapter(previous)
 
 
 def soup_adapter(policy: CausalLMPolicy, experts: Sequence[str], mixture: npt.ArrayLike) -> str:

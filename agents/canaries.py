@@ -49,6 +49,7 @@ class CannedAgent(Agent):
     """An agent without a model: each reply is ``reply(prompt)``, whatever the preference and the seed."""
 
     preference_independent = True
+    seed_independent = True
 
     def __init__(self, name: str, reply, family: str = "reference") -> None:
         self._name, self._reply, self._family = name, reply, family

@@ -102,8 +102,9 @@ def _check_same_run(out: Path, config: TrainConfig) -> None:
     if not path.is_file():
         return
     saved, current = json.loads(path.read_text()), _json_config(config)
-    for where in ("device", "fast_decode"):  # where and how it decodes may change between sessions
+    for where in ("device", "fast_decode", "precision"):  # where and how it computes may change between sessions
         saved["policy"].pop(where, None), current["policy"].pop(where, None)
+    saved["policy"].setdefault("lora_layers", 0)  # runs written before the option adapted every layer
     for key in sorted(set(saved) | set(current)):
         if key in RESUMABLE_CHANGES:
             continue

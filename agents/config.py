@@ -23,6 +23,7 @@ from typing import Any
 import morl_envs
 from agents.scalarizers import SCALARIZERS
 from morl_core.errors import did_you_mean, require
+from morl_core.precision import PRECISIONS
 from morl_core.simplex import check_weights
 
 __all__ = ["KL_ESTIMATORS", "FAST_DECODE", "PolicyConfig", "TrainConfig", "help_of"]
@@ -69,8 +70,14 @@ class PolicyConfig:
     lora_alpha: int = _f(32, "LoRA alpha; the adapters' scale is alpha / r (EMORL: 32)")
     lora_dropout: float = _f(0.05, "dropout on the LoRA branch (EMORL: 0.05)")
     lora_target_modules: str = _f("all-linear", "peft target_modules: 'all-linear' is every linear layer but the head")
+    lora_layers: int = _f(0, "adapt only the top this many decoder layers (0: every layer); the frozen layers below "
+                             "then run once for the policy and reference passes and the backward pass stops above "
+                             "them (the CPU tier uses 8 of SmolLM2's 30)")
+    precision: str = _f("auto", "'auto' (bf16 on a GPU and on a CPU with bf16 units, else fp32), 'bf16' or 'fp32': "
+                                "the base weights' dtype, and the reward models' during training; fp32 turns the "
+                                "CPU-fast path off")
     fast_decode: str = _f("auto", "rollouts through the static-cache decoder whose decode step is replayed as a CUDA "
-                                  "graph: 'on', 'off' or 'auto' (on with a GPU)")
+                                  "graph: 'on', 'off' or 'auto' (on with a GPU, and on a CPU computing in bf16)")
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "max_prompt_tokens", "lora_r", "lora_alpha"):
@@ -85,13 +92,16 @@ class PolicyConfig:
         require(isinstance(self.lora_target_modules, str) and bool(self.lora_target_modules),
                  "lora_target_modules", "must be a non-empty str", self.lora_target_modules)
         require(self.fast_decode in FAST_DECODE, "fast_decode", f"must be one of {FAST_DECODE}", self.fast_decode)
+        require(_is_int(self.lora_layers) and self.lora_layers >= 0, "lora_layers",
+                "must be an integer >= 0 (0: every layer)", self.lora_layers)
+        require(self.precision in PRECISIONS, "precision", f"must be one of {PRECISIONS}", self.precision)
 
     def policy_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``agents.policy.CausalLMPolicy`` for this configuration (the evaluation's
         sampling temperature; training rollouts pass ``temperature`` per call)."""
         return {"model": self.model, "device": self.device, "max_new_tokens": self.max_new_tokens,
                 "temperature": self.respond_temperature, "max_prompt_tokens": self.max_prompt_tokens,
-                "fast_decode": FAST_DECODE[self.fast_decode]}
+                "fast_decode": FAST_DECODE[self.fast_decode], "precision": self.precision}
 
 
 @dataclass

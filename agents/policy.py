@@ -5,7 +5,13 @@ seeded, so the same prompts and seed give the same replies on the same machine. 
 adapters (Hu et al., 2021, arXiv 2106.09685) with EMORL's settings (Kong et al., 2025, arXiv 2505.02579: r 8,
 alpha 32, dropout 0.05 on every linear layer but ``lm_head``); the reference policy of the KL penalty is the same
 network with its adapters disabled, so one copy of the base weights serves both. On a GPU the base weights are bf16
-(peft keeps the adapters in float32).
+(peft keeps the adapters in float32), and so they are on a CPU with bf16 units (``precision="auto"``,
+:mod:`morl_core.precision`).
+
+The CPU-fast path (bf16 on such a CPU) also decodes through the static-cache decoder with inverse-CDF sampling, and
+two options make a training step cheaper still (the CPU tier, ``docs/cpu_training.md``): LoRA on the top
+``lora_layers`` decoder layers only, so that the frozen layers below run once, without gradients, for both the
+policy and the reference pass (:meth:`CausalLMPolicy.token_logprobs`), and no LoRA dropout.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from safetensors.torch import load_file
 from agents.fast_decode import FastDecoder
 from morl_core.assets import smollm2_path
 from morl_core.device import default_device
+from morl_core.precision import resolve
 
 __all__ = ["SYSTEM_PROMPT", "CausalLMPolicy", "Generation", "disable_dropout"]
 
@@ -46,6 +53,25 @@ class Generation:
         return int(self.reply_mask.sum())
 
 
+def _contiguous_input(module: torch.nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook of the output head: transformers hands it a strided slice of the hidden states
+    (``logits_to_keep``), which a CPU matmul multiplies by copying the whole head once per row (seconds per batch
+    in bf16); a contiguous copy of the few kept positions costs nothing."""
+    return (args[0].contiguous(), *args[1:])
+
+
+def decoder_layers(model: torch.nn.Module) -> tuple[str, torch.nn.ModuleList]:
+    """The attribute name and the list of a causal LM's decoder layers (``layers`` for Llama-like models, ``h``
+    for GPT-2): the ``ModuleList`` with one entry per hidden layer."""
+    config = getattr(model, "config", None)
+    n = getattr(config, "num_hidden_layers", None)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n and name.rsplit(".", 1)[-1] in ("layers", "h"):
+            return name.rsplit(".", 1)[-1], module
+    raise ValueError(f"`model` must have a ModuleList of its {n} decoder layers named 'layers' or 'h' for "
+                     f"`lora_layers`; found none in {type(model).__name__}")
+
+
 def disable_dropout(model: torch.nn.Module) -> None:
     """Set the probability of every dropout layer of ``model`` to 0."""
     for module in model.modules():
@@ -59,13 +85,15 @@ class CausalLMPolicy:
     ``model``: hub id or local folder (default: SmolLM2-135M-Instruct from ``morl_core.assets.smollm2_path``).
     ``max_prompt_tokens`` cuts long client statements to their first tokens (EMORL: inputs <= 128 tokens).
     ``fast_decode``: generate through :class:`~agents.fast_decode.FastDecoder` (static KV cache, decode step
-    replayed as a CUDA graph) instead of ``model.generate()``; default: on CUDA. Same tokens for the same seed
-    wherever the two paths compute the same logits (float32 on a CPU: tested).
+    replayed as a CUDA graph) instead of ``model.generate()``; default: on CUDA and on the CPU-fast path. Same
+    tokens for the same seed wherever the two paths compute the same logits and sample alike (float32 on a CPU:
+    tested; the CPU-fast path samples by inverse CDF, the same distribution from other random numbers).
+    ``precision``: "auto", "bf16" or "fp32" (:func:`morl_core.precision.resolve`): the base weights' dtype.
     """
 
     def __init__(self, model: str | Path | None = None, device: str | None = None, max_new_tokens: int = 48,
                  temperature: float = 0.7, system_prompt: str = SYSTEM_PROMPT, max_prompt_tokens: int = 128,
-                 fast_decode: bool | None = None) -> None:
+                 fast_decode: bool | None = None, precision: str = "auto") -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer  # deliberately lazy: `import agents` stays light
 
         if max_new_tokens < 1:
@@ -76,14 +104,17 @@ class CausalLMPolicy:
             raise ValueError(f"`max_prompt_tokens` must be >= 1; got {max_prompt_tokens}")
         self.path = Path(model) if model and Path(model).expanduser().is_dir() else (model or smollm2_path())
         self.device = torch.device(device) if device else default_device()
-        self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.dtype = resolve(precision, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
+        head = self.model.get_output_embeddings()
+        self.head_hook = head.register_forward_pre_hook(_contiguous_input) if head is not None else None
         self.max_new_tokens, self.temperature, self.system_prompt = max_new_tokens, temperature, system_prompt
         self.max_prompt_tokens = max_prompt_tokens
-        self.fast_decode = self.device.type == "cuda" if fast_decode is None else bool(fast_decode)
+        self.cpu_fast = self.device.type == "cpu" and self.dtype == torch.bfloat16
+        self.fast_decode = self.device.type == "cuda" or self.cpu_fast if fast_decode is None else bool(fast_decode)
         self._decoder: FastDecoder | None = None
         eos = self.model.generation_config.eos_token_id
         eos = eos if eos is not None else self.tokenizer.eos_token_id
@@ -96,17 +127,28 @@ class CausalLMPolicy:
         return hasattr(self.model, "peft_config")
 
     def add_lora(self, r: int = 8, alpha: int = 32, dropout: float = 0.05,
-                 target_modules: str | list[str] = "all-linear", name: str = "default") -> None:
+                 target_modules: str | list[str] = "all-linear", name: str = "default", layers: int = 0) -> None:
         """Wrap the model with fresh LoRA adapters (B = 0, so the policy starts equal to the reference); peft's
-        ``"all-linear"`` targets every linear layer except the output head. The base model's own dropout is
-        switched off (as TRL does for RL), so that only the adapters' dropout differs between the policy in
-        training mode and the reference. The initialisation of A draws from torch's global RNG: seed it first."""
+        ``"all-linear"`` targets every linear layer except the output head. ``layers``: adapt only the top
+        ``layers`` decoder layers (0: every layer); the layers below are then a frozen trunk that the policy and
+        reference passes share. The base model's own dropout is switched off (as TRL does for RL), so that only the
+        adapters' dropout differs between the policy in training mode and the reference. The initialisation of A
+        draws from torch's global RNG: seed it first."""
         from peft import LoraConfig, get_peft_model
 
         if not self.has_adapters:
             disable_dropout(self.model)
+        where: dict = {}
+        if layers:
+            pattern, stack = decoder_layers(self.model)
+            if isinstance(layers, bool) or not isinstance(layers, int) or not 0 <= layers <= len(stack):
+                raise ValueError(f"`lora_layers` must be an integer from 0 (every layer) to the model's {len(stack)} "
+                                 f"decoder layers; got {layers!r}")
+            if target_modules == "all-linear":
+                target_modules = self._linear_names(stack[0])
+            where = {"layers_to_transform": list(range(len(stack) - layers, len(stack))), "layers_pattern": pattern}
         config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
-                            task_type="CAUSAL_LM", fan_in_fan_out=self._conv1d())
+                            task_type="CAUSAL_LM", fan_in_fan_out=self._conv1d(), **where)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             warnings.filterwarnings("ignore", message=".*fan_in_fan_out.*", category=UserWarning)
@@ -115,6 +157,28 @@ class CausalLMPolicy:
                 self.model.set_adapter(name)
             else:
                 self.model = get_peft_model(self.model, config, adapter_name=name)
+
+    @property
+    def trunk_layers(self) -> int:
+        """The decoder layers below every adapter of the model (added or loaded): a frozen trunk whose states the
+        policy and the reference share. 0 without adapters or when an adapter adapts the lowest layer."""
+        if not self.has_adapters:
+            return 0
+        lowest = []
+        for config in self.model.peft_config.values():
+            chosen = getattr(config, "layers_to_transform", None)
+            if chosen is None:
+                return 0
+            lowest.append(min([chosen] if isinstance(chosen, int) else chosen))
+        return min(lowest)
+
+    @staticmethod
+    def _linear_names(layer: torch.nn.Module) -> list[str]:
+        """The names of a decoder layer's linear (or GPT-2 Conv1D) sub-layers: what "all-linear" adapts in it."""
+        from transformers.pytorch_utils import Conv1D
+
+        linear = (torch.nn.Linear, Conv1D)
+        return sorted({n.rsplit(".", 1)[-1] for n, m in layer.named_modules() if isinstance(m, linear)})
 
     def _conv1d(self) -> bool:
         """GPT-2-style models store linear layers as transformers' Conv1D (transposed weights)."""
@@ -169,8 +233,10 @@ class CausalLMPolicy:
         """Inside this block the active adapters are merged into the base weights (W + B A * alpha / r), so
         generation costs what the base model costs (no LoRA branch per linear layer). The base weights are restored
         bit for bit on exit (:meth:`base_weights_kept`), so merging never drifts them (bf16 merges would). For
-        inference only: do not train or use :meth:`reference` inside it."""
-        if not self.has_adapters:
+        inference only: do not train or use :meth:`reference` inside it. On the CPU-fast path nothing is merged: a
+        bf16 merge rounds away every part of the update below bf16's resolution (~0.4% of a weight), which early in
+        training is most of it, so a merged policy would answer like the untrained one."""
+        if not self.has_adapters or self.cpu_fast:
             yield
             return
         with self.base_weights_kept() as layers:
@@ -273,11 +339,48 @@ class CausalLMPolicy:
         input_ids = torch.cat([gen.prompt_ids, gen.reply_ids], dim=1)  # (N, P + T)
         mask = torch.cat([gen.prompt_mask, gen.reply_mask], dim=1)  # (N, P + T)
         reply_len = gen.reply_ids.shape[1]
-        reference = None
-        if with_reference:
-            self.model.eval()
-            with torch.no_grad(), self.reference():
-                reference = self._token_logprobs(input_ids, mask, reply_len, temperature)
+        if not with_reference:
+            self.model.train()
+            return self._token_logprobs(input_ids, mask, reply_len, temperature), None
+        trunk = self.trunk_layers
+        self.model.eval()
+        with torch.no_grad(), self.reference(), self._captured(trunk) as kept:
+            reference = self._token_logprobs(input_ids, mask, reply_len, temperature)
         self.model.train()
-        policy = self._token_logprobs(input_ids, mask, reply_len, temperature)
+        with self._replayed(trunk, kept):
+            policy = self._token_logprobs(input_ids, mask, reply_len, temperature)
         return policy, reference
+
+    @contextmanager
+    def _captured(self, trunk: int) -> Iterator[dict]:
+        """Keep the output of the trunk's top layer (decoder layer ``trunk - 1``) of the next forward pass."""
+        kept: dict = {}
+        if trunk == 0:
+            yield kept
+            return
+        layer = decoder_layers(self.model)[1][trunk - 1]
+        handle = layer.register_forward_hook(lambda module, args, output: kept.update(output=output))
+        try:
+            yield kept
+        finally:
+            handle.remove()
+
+    @contextmanager
+    def _replayed(self, trunk: int, kept: dict) -> Iterator[None]:
+        """Inside this block the trunk's layers return the kept output instead of computing it: the policy pass
+        reuses the reference pass's frozen trunk (same inputs, no adapters below ``trunk``, dropout off), and the
+        backward pass stops above it. Identical log-probabilities, a trunk's forward pass fewer."""
+        if trunk == 0 or "output" not in kept:
+            yield
+            return
+        layers = list(decoder_layers(self.model)[1][:trunk])
+        own = [layer.__dict__.get("forward") for layer in layers]
+        for layer in layers:
+            layer.forward = lambda *args, **kwargs: kept["output"]
+        try:
+            yield
+        finally:
+            for layer, forward in zip(layers, own):
+                del layer.forward
+                if forward is not None:
+                    layer.forward = forward

@@ -43,6 +43,7 @@ from agents.config import TrainConfig
 from agents.policy import CausalLMPolicy, Generation
 from agents.scalarizers import SCALARIZERS, make_scalarizer
 from morl_core.device import device_and_peak_memory
+from morl_core.precision import autocast
 
 __all__ = ["RunState", "Scorer", "TrainResult", "leave_one_out", "kl_per_token", "coefficient_of_variation",
            "should_stop", "make_policy", "rollout", "update", "validate", "train", "run_summary"]
@@ -117,18 +118,21 @@ def make_policy(config: TrainConfig, adapter_name: str = "default") -> CausalLMP
     policy = CausalLMPolicy(**pc.policy_kwargs())
     torch.manual_seed(config.seed)
     policy.add_lora(r=pc.lora_r, alpha=pc.lora_alpha, dropout=pc.lora_dropout, target_modules=pc.lora_target_modules,
-                    name=adapter_name)
+                    name=adapter_name, layers=pc.lora_layers)
     return policy
 
 
 def rollout(policy: CausalLMPolicy, score: Scorer, prompts: list[str], k: int,
             temperature: float) -> tuple[Generation, torch.Tensor]:
     """k sampled replies per prompt in one batch (row b * k + j is reply j to prompt b) and their rewards
-    (B, k, n) as a float32 tensor on the policy's device; ``score`` is the environment's (``env.unwrapped.score``).
+    (B, k, n) as a float32 tensor on the policy's device; ``score`` is the environment's (``env.unwrapped.score``),
+    run under bf16 autocast when the policy computes in bf16 on a CPU (a training signal; reported rewards are
+    scored in float32 by the evaluation protocol).
     """
     repeated = [p for p in prompts for _ in range(k)]  # (N,)
     gen = policy.generate(repeated, temperature=temperature)
-    rewards = score(repeated, gen.texts)  # (N, n)
+    with autocast(policy.dtype, policy.device):  # bf16 reward passes on the CPU-fast path
+        rewards = score(repeated, gen.texts)  # (N, n)
     return gen, torch.from_numpy(rewards).to(policy.device).reshape(len(prompts), k, -1)
 
 
@@ -209,7 +213,9 @@ def validate(policy: CausalLMPolicy, score: Scorer, prompts: list[str], temperat
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         gen = policy.generate(prompts, temperature=temperature)
-    return score(prompts, gen.texts).astype(np.float64).mean(axis=0), gen.n_tokens
+    with autocast(policy.dtype, policy.device):
+        rewards = score(prompts, gen.texts)
+    return rewards.astype(np.float64).mean(axis=0), gen.n_tokens
 
 
 # --- the training loop ------------------------------------------------------------------------------------------

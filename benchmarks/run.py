@@ -1,12 +1,13 @@
 """Run every benchmark of the project and write one table of same-run ratios: benchmarks/RESULTS.md.
 
-    python benchmarks/run.py [--quick] [--only env_step rollout rl_step moe_decode scorer
+    python benchmarks/run.py [--quick] [--only env_step rollout rl_step evaluate_cost moe_decode scorer
                                                 hypervolume rescoring] [--report-only]
 
 Each benchmark is its own script (``env_step.py``: vector env step against the raw reward-model passes;
 ``rollout.py``: the fast decoder's tokens/s against ``generate()`` (plain, LoRA, batched experts) and whether their
-tokens agree; ``rl_step.py``: one k-SCST step split into generation, scoring and update, and PAMA's weighting
-against MGDA's;
+tokens agree; ``rl_step.py``: one k-SCST step split into generation, scoring and update, float32 against the
+fast path, and PAMA's weighting against MGDA's; ``evaluate_cost.py``: the evaluation protocol's seconds before and
+after (default policy, a canned agent);
 ``moe_decode.py``: meta-policy decoding, batched experts against one after another and the single policy;
 ``scorer.py``: a RoBERTa-base-size reward scorer's samples/s and TFLOP/s against the matmul rate of the same run;
 ``hypervolume.py``: the board's indicators against pymoo's; ``rescoring.py``: what ``submit`` pays to score an
@@ -31,10 +32,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-BENCHMARKS = ("env_step", "rollout", "rl_step", "moe_decode", "scorer", "hypervolume", "rescoring")
+BENCHMARKS = ("env_step", "rollout", "rl_step", "evaluate_cost", "moe_decode", "scorer", "hypervolume", "rescoring")
 QUICK = {"env_step": ["--batches", "1", "16", "--repeats", "1"],
          "rollout": ["--batches", "2", "8", "--new-tokens", "16", "--repeats", "1"],
-         "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5"],
+         "rl_step": ["--prompts", "4", "--repeats", "1", "--weighting-repeats", "5", "--equivalence-prompts", "8"],
+         "evaluate_cost": ["--seeds", "0", "1", "--max-prompts", "8"],
          "moe_decode": ["--batches", "1", "8", "--new-tokens", "16", "--repeats", "1"],
          "scorer": ["--batches", "8", "32", "--tokens", "64", "--repeats", "2"],
          "hypervolume": ["--sizes", "100", "10000", "--repeats", "3"],
@@ -81,14 +83,44 @@ def _env_step(kind: str, r: dict) -> list[str]:
 
 
 def _rl_step(kind: str, r: dict) -> list[str]:
-    s, w = r["seconds"], r["weighting"]
-    out = [f"## One RL step ({kind}: {r['device']}{_stand_in(r)}, {r['dtype']}, {r['date']}; {r['replies']} replies x "
-           f"{r['max_new_tokens']} tokens)", ""]
-    return out + _table(["generation s", "scoring s", "update s (linear)", "tokens/s", "MGDA / PAMA weighting",
-                         "MGDA / PAMA update"],
-                        [[f"{s['generation']:.2f}", f"{s['scoring']:.2f}", f"{s['update_linear']:.2f}",
-                          f"{r['generation_tokens_per_second']:.0f}", f"{w['mgda_over_pama']:.0f}x",
-                          f"{w['update_mgda_over_pama']:.2f}x"]])
+    w = r["weighting"]
+    out = [f"## One RL step ({kind}: {r['device']}{_stand_in(r)}, {r.get('torch_threads', '?')} threads, {r['date']}; "
+           f"{r['replies']} replies x {r['max_new_tokens']} tokens)", ""]
+    paths = r.get("paths", {"fast": {"dtype": r["dtype"], "seconds": r["seconds"],
+                                     "generation_tokens_per_second": r["generation_tokens_per_second"]}})
+    rows = []
+    for name, p in paths.items():
+        s = p["seconds"]
+        rows.append([name, p["dtype"], f"{s['generation']:.2f}", f"{s['scoring']:.2f}", f"{s['update_linear']:.2f}",
+                     f"{s['step_linear']:.2f}", f"{p['generation_tokens_per_second']:.0f}"])
+    if "speedup" in r:
+        x = r["speedup"]
+        rows.append(["fp32 / fast", "", f"{x['generation']:.2f}x", f"{x['scoring']:.2f}x", f"{x['update_linear']:.2f}x",
+                     f"**{x['step_linear']:.2f}x**", ""])
+    out += _table(["path", "dtype", "generation s", "scoring s", "update s (linear)", "step s", "tokens/s"], rows)
+    out += ["", f"Fast path: LoRA on the top {r.get('lora_layers', 0) or 'all'} layers, LoRA dropout "
+                f"{r.get('lora_dropout', 0.05)}. Weighting alone: MGDA / PAMA {w['mgda_over_pama']:.0f}x; update "
+                f"MGDA / PAMA {w['update_mgda_over_pama']:.2f}x."]
+    if "equivalence" in r:
+        e = r["equivalence"]
+        out += ["", f"Step-0 validation rewards, fast - fp32 ({e['seeds']} seeds; within 2 x noise: "
+                    f"{e['within_noise']}): " + ", ".join(f"{o} {v['difference']:+.4f} (noise {v['noise']:.4f})"
+                                                         for o, v in e["per_objective"].items())]
+    if r.get("lora_layers_scan"):
+        out += ["", "Fast path's update with LoRA on the top L layers (0: every layer), same rollout:", ""]
+        out += _table(["L", "update s (linear)", "LoRA parameters"],
+                      [[str(x["lora_layers"]), f"{x['update_linear']:.2f}", f"{x['lora_parameters']:,}"]
+                       for x in r["lora_layers_scan"]])
+    return out
+
+
+def _evaluate_cost(kind: str, r: dict) -> list[str]:
+    out = [f"## Evaluation cost before and after ({kind}: {r['device']}, {r['torch_threads']} threads, {r['date']}; "
+           f"{r['env']}, {r['prompts']} test prompts, seeds {r['seeds']})", ""]
+    rows = [[agent, f"{r[f'{agent}_before']['seconds']:.1f}", f"{r[f'{agent}_after']['seconds']:.1f}",
+             f"{r[f'{agent}_speedup']:.2f}x", f"{r[f'{agent}_before']['hv_mean']:.4f}",
+             f"{r[f'{agent}_after']['hv_mean']:.4f}"] for agent in ("default", "echo")]
+    return out + _table(["agent", "before s", "after s", "before / after", "HV before", "HV after"], rows)
 
 
 def _rollout(kind: str, r: dict) -> list[str]:
@@ -149,7 +181,8 @@ def _rescoring(kind: str, r: dict) -> list[str]:
                          "all replies distinct: re-score s (pairs)", "/ evaluate", "its packed answers (bytes)"], [row])
 
 
-SECTIONS = {"env_step": _env_step, "rollout": _rollout, "rl_step": _rl_step, "moe_decode": _moe_decode,
+SECTIONS = {"env_step": _env_step, "rollout": _rollout, "rl_step": _rl_step, "evaluate_cost": _evaluate_cost,
+            "moe_decode": _moe_decode,
             "scorer": _scorer, "hypervolume": _hypervolume, "rescoring": _rescoring}
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
+from tqdm.auto import tqdm
 
 import morl_envs
 from leaderboards.answers import AnswerTable, pack_answers, unpack_answers
@@ -76,28 +77,42 @@ def _check_preferences(preferences: npt.ArrayLike | None, spec: Any) -> np.ndarr
     return check_weight_rows(preferences, len(spec.objectives), max_rows=1000)
 
 
-def _answer(agent: Agent, env: Any, prompts: list[str], preference: np.ndarray, seed: int,
-            table: AnswerTable) -> tuple[np.ndarray, list[int]]:
-    """The reward vectors (n, d) of the agent's replies to the n ``prompts``, scored by the environment (``score``:
-    replies cut as its step cuts them, one batched call per reward model), and the replies' indices in ``table``."""
+def _replies(agent: Agent, prompts: list[str], preference: np.ndarray, seed: int) -> list[str]:
+    """The agent's replies to ``prompts`` at ``preference`` and ``seed``, checked to be one per prompt."""
     replies = agent.respond(list(prompts), preference.copy(), seed)
     if not isinstance(replies, list) or len(replies) != len(prompts):
         got = len(replies) if isinstance(replies, list) else type(replies).__name__
         raise ValueError(f"`{agent.name}.respond` must return a list with one reply per prompt ({len(prompts)}); "
                          f"got {got}")
-    return env.score(prompts, replies).astype(np.float64), table.add(replies)
+    return replies
+
+
+def _score_distinct(env: Any, prompts: list[str], replies: list[list[str]]) -> np.ndarray:
+    """Reward vectors (m, n, d) of m blocks of replies to the same n ``prompts``, scored in one batched call per
+    reward model over the distinct (prompt, reply) pairs only (a reduced weight grid answers several preferences
+    alike)."""
+    pairs = [(i, r) for block in replies for i, r in enumerate(block)]
+    distinct = list(dict.fromkeys(pairs))
+    where = {pair: row for row, pair in enumerate(distinct)}
+    scored = env.score([prompts[i] for i, _ in distinct], [r for _, r in distinct]).astype(np.float64)  # (u, d)
+    return scored[[where[pair] for pair in pairs]].reshape(len(replies), len(prompts), -1)
 
 
 def _evaluate_seed(agent: Agent, env: Any, prompts: list[str], prefs: np.ndarray, seed: int,
-                   table: AnswerTable) -> tuple[np.ndarray, np.ndarray]:
+                   table: AnswerTable, bar: Any) -> tuple[np.ndarray, np.ndarray]:
     """The (m, n, d) per-preference, per-prompt reward vectors of one seed and the (m, n) indices of its replies
-    in ``table``."""
+    in ``table``: every reply of the seed first, then one scoring pass."""
+    uniform = np.full((1, prefs.shape[1]), 1.0 / prefs.shape[1])
+    asked = uniform if agent.preference_independent else prefs
+    replies = []
+    for w in asked:
+        replies.append(_replies(agent, prompts, w, seed))
+        bar.update(len(prompts) * (len(prefs) if agent.preference_independent else 1))
+    rewards = _score_distinct(env, prompts, replies)  # (m or 1, n, d)
+    index = np.array([table.add(block) for block in replies], dtype=np.int64)  # (m or 1, n)
     if agent.preference_independent:
-        uniform = np.full(prefs.shape[1], 1.0 / prefs.shape[1])
-        rewards, index = _answer(agent, env, prompts, uniform, seed, table)
         return np.tile(rewards, (len(prefs), 1, 1)), np.tile(index, (len(prefs), 1))
-    answered = [_answer(agent, env, prompts, w, seed, table) for w in prefs]
-    return np.stack([r for r, _ in answered]), np.array([i for _, i in answered], dtype=np.int64)
+    return rewards, index
 
 
 def _seconds_per_reply(agent: Agent, prompts: list[str], seed: int, preference: np.ndarray) -> float:
@@ -176,7 +191,7 @@ def build_result(spec: Any, agent: BaseAgent, n_prompts: int, seeds: list[int], 
 
 def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), preferences: npt.ArrayLike | None = None,
              max_prompts: int | None = None, *, baseline: Agent | None = None, timing_prompts: int = TIMING_PROMPTS,
-             env: gym.Env | None = None, **env_kwargs: Any) -> dict:
+             env: gym.Env | None = None, progress: bool | None = None, **env_kwargs: Any) -> dict:
     """The leaderboard result (schema version 2, see :mod:`leaderboards.submission`) of ``agent`` on ``env_id``:
     its mean reward vectors and every reply it gave (:mod:`leaderboards.answers`).
 
@@ -186,7 +201,9 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
     (``agents.DefaultPolicyAgent()``; the command line does); None times ``agent`` against itself (exactly 1.0).
     Both are timed on the first ``timing_prompts`` test prompts with the first seed. ``env``: an environment of
     ``env_id`` the caller built already (left open; e.g. the one an agent trained in), else one is built with
-    ``env_kwargs`` and closed.
+    ``env_kwargs`` and closed. ``progress``: a progress bar over the replies (seeds x preferences x prompts); None
+    shows it on a terminal only. An agent that declares ``preference_independent`` is asked once per seed, one that
+    declares ``seed_independent`` once in all; each seed's replies are scored in one pass over the distinct pairs.
     """
     check_agent(agent, morl_envs.ENV_KINDS.get("text").agent_interface)
     seeds = _check_seeds(seeds)
@@ -202,7 +219,11 @@ def evaluate(agent: Agent, env_id: str, seeds: Sequence[int] = (0, 1, 2), prefer
         reset_peak_memory()
         start = time.perf_counter()
         table = AnswerTable()
-        per_seed = [_evaluate_seed(agent, base, prompts, prefs, s, table) for s in seeds]
+        asked_seeds = seeds[:1] if agent.seed_independent else seeds
+        with tqdm(total=len(asked_seeds) * len(prefs) * len(prompts), unit="reply", disable=progress is False,
+                  desc=f"evaluate {agent.name}", dynamic_ncols=True) as bar:
+            per_seed = [_evaluate_seed(agent, base, prompts, prefs, s, table, bar) for s in asked_seeds]
+        per_seed = per_seed * len(seeds) if agent.seed_independent else per_seed
         per_prompt = np.stack([r for r, _ in per_seed])  # (S, m, n, d)
         rewards = per_prompt.mean(axis=2)  # (S, m, d)
         index = np.stack([i for _, i in per_seed])  # (S, m, n)

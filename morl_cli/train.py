@@ -42,7 +42,7 @@ from leaderboards.protocol import code_version, evaluate
 from morl_cli import run_reporting_errors
 from morl_core.files import file_sha256, write_atomic
 
-__all__ = ["COMMANDS", "RUN_FILE", "add_commands", "run", "build_agent", "regenerate_result"]
+__all__ = ["COMMANDS", "RUN_FILE", "add_commands", "run", "build_agent", "comparison_table", "regenerate_result"]
 
 COMMANDS = ("train",)
 #: TrainConfig fields that have their own flag (or are set from one)
@@ -96,6 +96,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="agent name on the board (default: the --agent value)")
     p.add_argument("--result", type=Path, default=None, help="run the evaluation protocol and write this result")
     p.add_argument("--eval-seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the evaluation protocol")
+    p.add_argument("--compare-untrained", action="store_true",
+                   help="with --result: evaluate the untrained policy by the same protocol and print the test HV "
+                        "before and after training, and whether the gain exceeds the evaluation-seed noise")
     p.add_argument("--max-prompts", type=int, default=None,
                    help="cut the test split (summary and --result; quick checks only: submit refuses such results)")
     p.add_argument("--summary-prompts", type=int, default=None,
@@ -230,8 +233,9 @@ def _print_summary(agent: ScalarizedAgent, states: list[Any], args: argparse.Nam
 def _write_result(agent: Any, args: argparse.Namespace, env: gym.Env) -> None:
     if not args.result.parent.is_dir():
         raise ValueError(f"--result must be in an existing folder; got {str(args.result)!r}")
-    result = evaluate(agent, args.env, seeds=args.eval_seeds, max_prompts=args.max_prompts,
-                      baseline=DefaultPolicyAgent(), env=env)
+    untrained = DefaultPolicyAgent(**agent.config.policy.policy_kwargs())  # the same LM, precision and lengths
+    result = evaluate(agent, args.env, seeds=args.eval_seeds, max_prompts=args.max_prompts, baseline=untrained,
+                      env=env)
     run_file = Path(agent.config.out_dir) / RUN_FILE
     if run_file.is_file():  # the run folder is a training artifact: verify --artifact regenerates these replies
         details = result["agent"].setdefault("details", {})
@@ -240,6 +244,29 @@ def _write_result(agent: Any, args: argparse.Namespace, env: gym.Env) -> None:
     print(f"\nwrote {args.result} (the trained preferences are in its agent.details)")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
+    if getattr(args, "compare_untrained", False):
+        before = evaluate(untrained, args.env, seeds=args.eval_seeds, max_prompts=args.max_prompts, env=env)
+        print(comparison_table(before, result))
+    print(f"\nsubmit it to the board with: morl-bench submit {args.result}")
+
+
+def comparison_table(before: dict, after: dict) -> str:
+    """The untrained and the trained agent's test results side by side (markdown): mean reward per objective
+    over seeds and preferences, HV mean and its std over evaluation seeds, and whether the HV gain exceeds the sum
+    of the two stds (the main job's criterion of visible learning)."""
+    objectives = after["objectives"]
+    lines = ["", f"test split, {after['evaluation']['n_prompts']} prompts, evaluation seeds {after['seeds']}:", "",
+             "| agent | " + " | ".join(objectives) + " | HV mean | HV std (eval seeds) |",
+             "|---|" + "---|" * (len(objectives) + 2)]
+    for label, result in (("untrained", before), ("trained", after)):
+        means = np.asarray(result["rewards"], dtype=np.float64).reshape(-1, len(objectives)).mean(axis=0)
+        metrics = result["claimed_metrics"]
+        lines.append(f"| {label} | " + " | ".join(f"{m:.3f}" for m in means)
+                     + f" | {metrics['hv_mean']:.4f} | {metrics['hv_eval_std']:.4f} |")
+    gain = after["claimed_metrics"]["hv_mean"] - before["claimed_metrics"]["hv_mean"]
+    noise = after["claimed_metrics"]["hv_eval_std"] + before["claimed_metrics"]["hv_eval_std"]
+    verdict = "exceeds" if gain > noise else "does not exceed"
+    return "\n".join(lines + ["", f"HV gain {gain:+.4f} {verdict} the sum of the two stds ({noise:.4f})"])
 
 
 def _record_run(args: argparse.Namespace, out_dir: str) -> None:
@@ -266,7 +293,7 @@ def regenerate_result(artifact: Path, seeds: list[int], out: Path) -> dict:
                          f"{str(artifact)!r}") from None
     options.update({k: Path(options[k]) if options.get(k) is not None else None for k in _PATH_OPTIONS})
     options.update(out=Path(artifact), resume=True, result=Path(out), eval_seeds=list(seeds), max_prompts=None,
-                   summary_prompts=0)
+                   summary_prompts=0, compare_untrained=False)
     code = run(argparse.Namespace(**options))
     if code != 0:
         raise ValueError(f"--artifact {str(artifact)!r}: evaluating its trained agent again failed (above)")

@@ -7,6 +7,8 @@
 - ``registry``: :class:`Registry`, the shape of every extension point.
 - ``files``: atomic writes and environment folder names.
 - ``device``: the default torch device and peak-memory figures (imports torch; not imported here).
+- ``precision``: bf16 or float32 per device (CPU bf16 units detected), and the training-only scoring autocast
+  (imports torch; not imported here).
 
 The layers above: ``reward_models``, then ``morl_envs``, then ``agents`` and ``leaderboards`` side by side, then the
 command line (``morl_cli``). Imports point down only (``tests/test_layers.py``).

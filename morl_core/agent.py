@@ -47,11 +47,14 @@ class BaseAgent(ABC):
     ``name`` must match ``[A-Za-z0-9][A-Za-z0-9._-]{0,63}`` (it names the board entry's file); ``family`` is one of
     ``FAMILIES``. Set ``preference_independent = True`` when the agent's answers ignore the preference (e.g. the
     untrained policy): the protocol then asks once per seed and reuses the answers for every w, and records it.
+    Set ``seed_independent = True`` when they ignore the seed too (fixed or canned replies): the protocol then
+    asks once in all and reuses the answers for every seed.
     Text environments take an :class:`Agent` (replies), choice environments a :class:`ChoiceAgent` (candidate
     indices).
     """
 
     preference_independent: bool = False
+    seed_independent: bool = False
 
     @property
     @abstractmethod

@@ -89,4 +89,4 @@ class ClassifierModel(RewardModel):
             else:
                 grid = torch.linspace(0, 1, logits.shape[-1], device=logits.device)
                 out.append(torch.softmax(logits, -1) @ grid)
-        return torch.cat(out).cpu().numpy()
+        return torch.cat(out).float().cpu().numpy()

@@ -32,6 +32,7 @@ from torch import nn
 from morl_core.assets import minilm_path
 from morl_core.device import default_device
 from morl_core.files import file_sha256
+from morl_core.precision import autocast_state
 from reward_models.base import RewardModel
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features
@@ -114,7 +115,7 @@ class CrossTrunk:
 
     def states(self, prompts: list[str], replies: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(states, mask) per chunk of :data:`BATCH` pairs, from the cache when the same pairs were just scored."""
-        key = (tuple(prompts), tuple(replies))
+        key = (autocast_state(), tuple(prompts), tuple(replies))  # bf16 states never answer a float32 call
         if key not in self._cache:
             chunks = []
             for start in range(0, len(prompts), BATCH):
@@ -224,4 +225,4 @@ class CrossEncoderRewardModel(RewardModel):
         return {name: torch.cat([o[name] for o in outs]).float() for name in outs[0]}
 
     def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:
-        return self.score_logits(self.logits(prompts, responses)).cpu().numpy()
+        return self.score_logits(self.logits(prompts, responses)).float().cpu().numpy()

@@ -39,5 +39,5 @@ class EmpathyModel(CrossEncoderRewardModel):
 
     def mechanism_scores(self, prompts: list[str], responses: list[str]) -> dict[str, np.ndarray]:
         """Expected level / 2 for each mechanism separately, for analysis."""
-        per = expected_levels(self.logits(list(prompts), list(responses))).cpu().numpy()
+        per = expected_levels(self.logits(list(prompts), list(responses))).float().cpu().numpy()
         return {m: per[:, k] for k, m in enumerate(MECHANISMS)}

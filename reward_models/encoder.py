@@ -19,6 +19,7 @@ import torch
 from morl_core.assets import minilm_path
 from morl_core.device import default_device
 from morl_core.files import file_sha256
+from morl_core.precision import autocast_state
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained with 256-token inputs; longer inputs are truncated.
 
@@ -72,7 +73,7 @@ class SentenceEncoder:
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (b, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(chunks).cpu().numpy()
+        return torch.cat(chunks).float().cpu().numpy()
 
     def _cached(self, keys: list, embed: Callable[[list], np.ndarray]) -> np.ndarray:
         """Rows for ``keys`` from the cache, embedding each distinct missing key once with ``embed``."""
@@ -88,8 +89,10 @@ class SentenceEncoder:
         return out
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once."""
-        return self._cached(list(texts), self._embed)
+        """Embeddings of single texts, shape (B, dim); each distinct uncached text is encoded once. Cached per
+        autocast state: an embedding computed in bf16 (training's scoring) never answers a float32 call."""
+        state = autocast_state()
+        return self._cached([(state, t) for t in texts], lambda keys: self._embed([t for _, t in keys]))
 
 
 def shared_encoder(path: str | None = None, device: str | None = None) -> SentenceEncoder:

@@ -111,7 +111,7 @@ class FluencyModel(RewardModel):
                 labels[c:c + TOKEN_CHUNK], reduction="none") for c in range(0, len(labels), TOKEN_CHUNK)])
             per_row = torch.zeros(len(rows), device=self.device).index_add_(
                 0, target.nonzero()[:, 0], losses) / target.sum(1)
-            nll[rows] = per_row.cpu().numpy()
+            nll[rows] = per_row.float().cpu().numpy()
         return nll
 
     def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Tests run in float32 unless they ask for bf16 themselves (tests/test_precision.py): their exact comparisons
+# (fast decoder against generate(), hand-computed log-probabilities) hold in float32 on any CPU.
+os.environ.setdefault("MORL_PRECISION", "fp32")
 
 
 def find_data_dir() -> Path | None:

@@ -168,3 +168,24 @@ def test_bad_mixtures_and_aggregations(experts_policy, mixture, aggregation, mes
     with pytest.raises(ValueError) as info:
         generate_with(experts_policy, EXPERTS, mixture, PROMPTS, aggregation)
     assert message in str(info.value)
+
+
+def test_cpu_fast_parameter_mixture_is_the_merged_network_without_merging(experts_policy, monkeypatch):
+    """On the CPU-fast path the ``parameter`` network runs unmerged (every expert active, its scale times m_e): the
+    same logits as the float32 merge, the weights untouched, the active adapter and scales restored."""
+    m = [0.2, 0.3, 0.5]
+    batch = experts_policy.encode(PROMPTS)
+    experts_policy.set_adapter("e1")
+    with torch.no_grad(), merged_mixture(experts_policy, EXPERTS, m):
+        merged = experts_policy.model(**batch).logits[:, -1]
+    weights = {k: p.clone() for k, p in experts_policy.model.named_parameters()}
+    monkeypatch.setattr(experts_policy, "cpu_fast", True)
+    with torch.no_grad(), merged_mixture(experts_policy, EXPERTS, m):
+        assert all(torch.equal(p, weights[k]) for k, p in experts_policy.model.named_parameters())
+        weighted = experts_policy.model(**batch).logits[:, -1]
+    assert torch.allclose(weighted, merged, atol=1e-4)
+    assert experts_policy.model.active_adapter == "e1"
+    from peft.tuners.lora import LoraLayer
+
+    one = next(layer for layer in experts_policy.model.modules() if isinstance(layer, LoraLayer))
+    assert one.scaling["e0"] == one.scaling["e1"] == 8 / 4

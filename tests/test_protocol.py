@@ -118,6 +118,40 @@ def test_preference_independent_agent_answers_once_per_seed():
     assert compute_metrics(result)["inference_cost"] == 1.0
 
 
+class Fixed(Constant):
+    name, seed_independent = "fixed", True
+
+
+def test_seed_independent_agent_answers_once_in_all_and_every_seed_gets_its_rewards():
+    agent = Fixed()
+    result = evaluate(agent, ENV, seeds=(0, 1, 2), max_prompts=3, baseline=agent, progress=False, **CHEAP)
+    assert [c[0] for c in agent.calls] == [3, 1, 3]  # once for every seed, then the timing warm-up and the timing
+    rewards = np.asarray(result["rewards"])  # (S, m, d)
+    assert rewards.shape[0] == 3 and (rewards == rewards[:1]).all()
+    table, index = unpack_answers(result["answers"])
+    assert np.asarray(index).shape == (3, rewards.shape[1], 3) and len(table) == 1
+
+
+def test_each_seed_scores_its_distinct_pairs_in_one_call(monkeypatch):
+    """Canned answers whole bands of preferences alike: the distinct (prompt, reply) pairs of a seed are scored once,
+    in one call, and every preference still gets its rewards."""
+    env = gym.make(ENV, **CHEAP)
+    calls = []
+    real = env.unwrapped.score
+    monkeypatch.setattr(env.unwrapped, "score", lambda p, r: calls.append(len(r)) or real(p, r))
+    result = evaluate(Canned(), ENV, seeds=(0, 1), max_prompts=2, baseline=Constant(), env=env, progress=False)
+    assert calls == [2 * 3, 2 * 3]  # per seed: 2 prompts x the 3 distinct replies, not 2 x 11 preferences
+    prompts = [p.text for p in env.unwrapped.prompt_set.split("test")][:2]
+    expected = np.stack([real(prompts, [CANNED[min(2, int(3 * w[0]))]] * 2).mean(0) for w in result["preferences"]])
+    assert np.allclose(np.asarray(result["rewards"])[0], expected, atol=1e-6)
+
+
+def test_progress_bar_counts_every_reply(capsys):
+    evaluate(Canned(), ENV, seeds=(0, 1), max_prompts=2, baseline=Constant(), progress=True, **CHEAP)
+    err = capsys.readouterr().err
+    assert "evaluate canned" in err and "44/44" in err  # 2 seeds x 11 preferences x 2 prompts
+
+
 def test_unreported_training_costs_are_null():
     class Quiet(Agent):
         name, family = "quiet", "meta-policy"

@@ -381,7 +381,7 @@ def test_train_with_result_builds_one_env_and_evaluates_the_trained_policy(tiny_
 
     made, built = [], []
     baseline = {"model": str(tiny_lm), "device": "cpu", "max_new_tokens": 4}  # the tiny LM as the cost baseline
-    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda: DefaultPolicyAgent(**baseline))
+    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda **kw: DefaultPolicyAgent(**{**kw, **baseline}))
     real_make, real_init = gymnasium.make, CausalLMPolicy.__init__
     monkeypatch.setattr(gymnasium, "make", lambda env_id, **kw: made.append(env_id) or real_make(env_id, **kw))
     monkeypatch.setattr(CausalLMPolicy, "__init__",

@@ -69,7 +69,7 @@ def test_an_artifact_regenerates_the_stored_replies(tmp_path, monkeypatch, capsy
 
     tiny = make_tiny_lm(tmp_path / "tiny")
     baseline = {"model": str(tiny), "device": "cpu", "max_new_tokens": 4}  # the tiny LM as the cost baseline too
-    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda: DefaultPolicyAgent(**baseline))
+    monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda **kw: DefaultPolicyAgent(**{**kw, **baseline}))
 
     def train(name: str, seed: str) -> None:
         argv = ["train", "--env", "morl/Counsel-FluencyConciseness-v1", "--agent", "linear", "--steps", "1",
