@@ -42,7 +42,7 @@ def timed_evaluation(agent: object, env: object, env_id: str, seeds: list[int], 
     result = evaluate(agent, env_id, seeds=seeds, max_prompts=max_prompts, env=env, progress=False)
     seconds = time.perf_counter() - start
     metrics = result["claimed_metrics"]
-    print(f"{agent.name}: {seconds:.1f} s, HV {metrics['hv_mean']:.4f} +- {metrics['hv_std'] or 0:.4f}", flush=True)
+    print(f"{agent.name}: {seconds:.1f} s, HV {metrics['hv_mean']:.4f} +- {metrics['hv_eval_std']:.4f}", flush=True)
     return {"seconds": seconds, "hv_mean": metrics["hv_mean"], "hv_eval_std": metrics.get("hv_eval_std")}
 
 

@@ -117,10 +117,14 @@ def _rl_step(kind: str, r: dict) -> list[str]:
 def _evaluate_cost(kind: str, r: dict) -> list[str]:
     out = [f"## Evaluation cost before and after ({kind}: {r['device']}, {r['torch_threads']} threads, {r['date']}; "
            f"{r['env']}, {r['prompts']} test prompts, seeds {r['seeds']})", ""]
+    def hv(run: dict) -> str:
+        return f"{run['hv_mean']:.4f} +- {run['hv_eval_std']:.4f}"
+
     rows = [[agent, f"{r[f'{agent}_before']['seconds']:.1f}", f"{r[f'{agent}_after']['seconds']:.1f}",
-             f"{r[f'{agent}_speedup']:.2f}x", f"{r[f'{agent}_before']['hv_mean']:.4f}",
-             f"{r[f'{agent}_after']['hv_mean']:.4f}"] for agent in ("default", "echo")]
-    return out + _table(["agent", "before s", "after s", "before / after", "HV before", "HV after"], rows)
+             f"{r[f'{agent}_speedup']:.2f}x", hv(r[f"{agent}_before"]), hv(r[f"{agent}_after"])]
+            for agent in ("default", "echo")]
+    return out + _table(["agent", "before s", "after s", "before / after", "HV before (+- eval-seed std)", "HV after"],
+                        rows)
 
 
 def _rollout(kind: str, r: dict) -> list[str]:
