@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file
 
 from agents.fast_decode import FastDecoder
-from morl_core.assets import smollm2_path
+from morl_core.assets import quiet_loading, smollm2_path
 from morl_core.device import default_device
 from morl_core.precision import resolve
 
@@ -108,7 +108,8 @@ class CausalLMPolicy:
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, padding_side="left")
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
+        with quiet_loading():
+            self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=self.dtype).to(self.device).eval()
         head = self.model.get_output_embeddings()
         self.head_hook = head.register_forward_pre_hook(_contiguous_input) if head is not None else None
         self.max_new_tokens, self.temperature, self.system_prompt = max_new_tokens, temperature, system_prompt

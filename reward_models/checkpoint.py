@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from huggingface_hub import snapshot_download
 
+from morl_core.assets import quiet_loading
 from morl_core.device import default_device
 from morl_core.files import file_sha256
 from reward_models.base import RewardModel
@@ -63,7 +64,8 @@ class ClassifierModel(RewardModel):
         self.device = torch.device(device) if device else default_device()
         dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.folder, dtype=dtype)
+        with quiet_loading():
+            self.model = AutoModelForSequenceClassification.from_pretrained(self.folder, dtype=dtype)
         self.model = self.model.to(self.device).eval()
         if self.tokenizer.pad_token is None:  # GPT-2-style classifiers have no pad token
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -29,7 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from morl_core.assets import minilm_path
+from morl_core.assets import minilm_path, quiet_loading
 from morl_core.device import default_device
 from morl_core.files import file_sha256
 from morl_core.precision import autocast_state
@@ -88,7 +88,8 @@ class CrossTrunk:
         self.frozen_layers = frozen_layers
         self.dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-        model = AutoModel.from_pretrained(self.path, dtype=self.dtype)
+        with quiet_loading():
+            model = AutoModel.from_pretrained(self.path, dtype=self.dtype)
         self.top_layers = model.encoder.layer[frozen_layers:]  # the pretrained start of every branch
         model.encoder.layer = model.encoder.layer[:frozen_layers]
         model.config.num_hidden_layers = frozen_layers

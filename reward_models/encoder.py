@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morl_core.assets import minilm_path
+from morl_core.assets import minilm_path, quiet_loading
 from morl_core.device import default_device
 from morl_core.files import file_sha256
 from morl_core.precision import autocast_state
@@ -39,7 +39,8 @@ class SentenceEncoder:
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        self.model = AutoModel.from_pretrained(self.path, dtype=dtype).to(device).eval()
+        with quiet_loading():
+            self.model = AutoModel.from_pretrained(self.path, dtype=dtype).to(device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morl_core.assets import smollm2_gguf_path, smollm2_path
+from morl_core.assets import quiet_loading, smollm2_gguf_path, smollm2_path
 from morl_core.device import default_device
 from morl_core.files import file_sha256
 from reward_models.base import RewardModel
@@ -56,7 +56,8 @@ class FluencyModel(RewardModel):
         self.device = torch.device(device) if device else default_device()
         dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
         self.tokenizer = AutoTokenizer.from_pretrained(self.lm_path)
-        self.model = AutoModelForCausalLM.from_pretrained(self.lm_path, dtype=dtype).to(self.device).eval()
+        with quiet_loading():
+            self.model = AutoModelForCausalLM.from_pretrained(self.lm_path, dtype=dtype).to(self.device).eval()
         self.log_vocab = math.log(self.model.config.vocab_size)
         self.form = WellFormedHead(shared_encoder(encoder_path, str(self.device)))
         self._identity: dict | None = None
