@@ -46,7 +46,7 @@ from morl_core.device import device_and_peak_memory
 from morl_core.precision import autocast
 
 __all__ = ["RunState", "Scorer", "TrainResult", "leave_one_out", "kl_per_token", "coefficient_of_variation",
-           "should_stop", "make_policy", "rollout", "update", "validate", "train", "run_summary"]
+           "should_stop", "make_policy", "rollout", "scalarizer_for", "update", "validate", "train", "run_summary"]
 
 #: the environment's ``score(prompts, replies) -> (B, n)`` reward matrix
 Scorer = Callable[[list[str], list[str]], np.ndarray]
@@ -230,6 +230,12 @@ def _scalarizer_kwargs(config: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
+def scalarizer_for(config: TrainConfig, n_objectives: int) -> Any:
+    """The scalarizer a run of ``config`` trains with (its preference, its options); raises the scalarizer's own
+    error for a bad option, so a caller can check a configuration before it builds anything."""
+    return make_scalarizer(config.scalarizer, n_objectives, **_scalarizer_kwargs(config))
+
+
 @dataclass
 class _Run:
     """What one training run holds while it runs."""
@@ -280,7 +286,7 @@ def _setup(config: TrainConfig, env: gym.Env | None, adapter_name: str) -> _Run:
     np.random.seed(config.seed)
     rng = np.random.default_rng(config.seed)
     policy = make_policy(config, adapter_name)
-    scalarizer = make_scalarizer(config.scalarizer, n_obj, **_scalarizer_kwargs(config))
+    scalarizer = scalarizer_for(config, n_obj)
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.learning_rate)
     state = RunState()
     if resume_from is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from agents.baselines import DefaultPolicyAgent
 from agents.config import PolicyConfig, TrainConfig
 from agents.meta_policy import GatedMixture, MetaPolicyAgent, fit_gate, search_mixtures
 from agents.registry import AgentEntry, agent_entry, agent_names
-from agents.rl import run_summary
+from agents.rl import run_summary, scalarizer_for
 from agents.single_policy import ScalarizedAgent
 from leaderboards.protocol import code_version, evaluate
 from morl_cli import run_reporting_errors
@@ -145,6 +146,38 @@ def _trained_preferences(args: argparse.Namespace, entry: AgentEntry, config: Tr
     return [[1.0 / n] * n]
 
 
+#: TrainConfig fields whose command-line flag is not ``--field-name``
+_FLAG_OF = {"max_steps": "--steps", "out_dir": "--out", "env_id": "--env", "env_kwargs": "--objectives",
+            "scalarizer_kwargs": "--scalarizer-option", "scalarizer": "--agent"}
+
+
+def as_flags(message: str) -> str:
+    """A configuration error as the command line's user reads it: each backticked field name becomes its flag
+    ("`max_steps` must be ..." -> "`--steps` must be ...")."""
+    names = {f.name for cls in (TrainConfig, PolicyConfig) for f in dataclasses.fields(cls)}
+
+    def flag(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in names:
+            return match.group(0)
+        return f"`{_FLAG_OF.get(name, '--' + name.replace('_', '-'))}`"
+
+    return re.sub(r"`(\w+)`", flag, message)
+
+
+def _check_runs(config: TrainConfig, preferences: list | None) -> None:
+    """Check every run's preference against the environment's objectives and the scalarizer's options, from the
+    registry alone (no model is loaded), before anything is written."""
+    objectives = morl_envs.describe(config.env_id, **config.env_kwargs).objectives
+    for w in preferences or [None]:
+        run = dataclasses.replace(config, preference=None if w is None else tuple(w))
+        try:
+            run.check_objectives(tuple(objectives))
+            scalarizer_for(run, len(objectives))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(as_flags(str(exc))) from None
+
+
 def build_agent(args: argparse.Namespace) -> ScalarizedAgent:
     """The :class:`~agents.single_policy.ScalarizedAgent` described by parsed ``train`` arguments (for experts: the
     experts, which :func:`build_meta_agent` then combines). Builds no environment and loads no model."""
@@ -159,10 +192,15 @@ def build_agent(args: argparse.Namespace) -> ScalarizedAgent:
     experts = entry.preferences == "experts"
     if experts and args.out is None:
         train["out_dir"] = f"runs/{args.env.replace('/', '-')}/experts-seed{args.seed}"
-    config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs, scalarizer=entry.scalarizer or args.expert_scalarizer,
-                         seed=args.seed, resume=args.resume, scalarizer_kwargs=_options(args.scalarizer_option),
-                         policy=PolicyConfig(**picked), **train)
+    try:
+        config = TrainConfig(env_id=args.env, env_kwargs=env_kwargs,
+                             scalarizer=entry.scalarizer or args.expert_scalarizer, seed=args.seed, resume=args.resume,
+                             scalarizer_kwargs=_options(args.scalarizer_option), policy=PolicyConfig(**picked),
+                             **train)
+    except ValueError as exc:
+        raise ValueError(as_flags(str(exc))) from None
     preferences = _trained_preferences(args, entry, config)
+    _check_runs(config, preferences)
     name = args.name or (args.agent if entry.preferences == "grid" else None)
     family = "multi-policy" if entry.preferences == "grid" else "single-policy"
     return ScalarizedAgent(config, preferences, name="experts" if experts else name, family=family)

@@ -396,3 +396,24 @@ def test_train_with_result_builds_one_env_and_evaluates_the_trained_policy(tiny_
     assert made == ["morl/Counsel-v1"]
     assert built == [str(tiny_lm)] * 2  # the trained policy, then the untrained baseline: no reload in between
     assert json.loads((tmp_path / "result.json").read_text())["evaluation"]["n_prompts"] == 2
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--steps", "-1"], "`--steps` must be an integer >= 1; got -1"),
+    (["--k", "1"], "`--k` must be >= 2"),
+    (["--preference", "0.5", "0.5"], "`--preference` must have 3 entries, one per objective"),
+    (["--scalarizer-option", "bogus=1"], "unknown option(s) ['bogus'] for scalarizer 'linear'"),
+])
+def test_train_refuses_bad_options_by_their_flags_before_writing_anything(tmp_path, capsys, extra, fragment):
+    """A user's mistake names the flag they typed (not the internal field) and leaves no run folder behind."""
+    import argparse
+
+    from morl_cli import train as commands
+
+    parser = argparse.ArgumentParser(prog="morl-bench")
+    commands.add_commands(parser.add_subparsers(dest="command", required=True))
+    argv = ["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--out", str(tmp_path / "run"), *extra]
+    assert commands.run(parser.parse_args(argv)) == 2
+    captured = capsys.readouterr()
+    assert fragment in captured.err and "training" not in captured.out
+    assert not (tmp_path / "run").exists()
