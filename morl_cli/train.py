@@ -170,8 +170,8 @@ def _check_runs(config: TrainConfig, preferences: list | None) -> None:
     registry alone (no model is loaded), before anything is written."""
     objectives = morl_envs.describe(config.env_id, **config.env_kwargs).objectives
     for w in preferences or [None]:
-        run = dataclasses.replace(config, preference=None if w is None else tuple(w))
         try:
+            run = dataclasses.replace(config, preference=None if w is None else tuple(w))
             run.check_objectives(tuple(objectives))
             scalarizer_for(run, len(objectives))
         except (TypeError, ValueError) as exc:

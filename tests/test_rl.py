@@ -358,9 +358,9 @@ def test_train_command(tiny_lm, tmp_path, capsys):
     assert commands.run(parser.parse_args(argv)) == 2  # the folder holds a run: refuse without --resume
     assert "error: `out_dir` already holds checkpoints" in capsys.readouterr().err
     assert commands.run(parser.parse_args([*argv, "--k", "1"])) == 2
-    assert "error: `k` must be >= 2 for the leave-one-out baseline; got 1" in capsys.readouterr().err
+    assert "error: `--k` must be >= 2 for the leave-one-out baseline; got 1" in capsys.readouterr().err
     assert commands.run(parser.parse_args([*argv, "--resume", "--preference", "0.5", "0.6"])) == 2
-    assert "error: `preferences` rows must sum to 1 within 1e-06 (probability simplex); got row 0 summing to 1.1" in capsys.readouterr().err
+    assert "error: `--preference` must sum to 1; got [0.5, 0.6] (sum 1.1)" in capsys.readouterr().err
     front = commands.build_agent(parser.parse_args([*argv, "--objectives", "conciseness", "conciseness",
                                                     "--all-preferences"]))
     assert front.trained_preferences.shape == (11, 2) and len(front.run_dirs) == 11
