@@ -38,7 +38,7 @@ from typing import Any
 from agents.registry import agent_entry, agent_names
 from morl_cli import run_reporting_errors
 from morl_cli import train as train_command
-from morl_core.errors import MorlError, message
+from morl_core.errors import MorlError, did_you_mean, message
 from morl_core.files import write_atomic
 
 __all__ = ["COMMANDS", "SweepConfig", "Job", "add_commands", "load_config", "expand", "run", "run_job", "run_sweep"]
@@ -76,8 +76,8 @@ class Job:
         return (self.out_dir / "done.json").is_file()
 
 
-def _fail(key: str, rule: str, value: Any) -> None:
-    raise MorlError(f"sweep config {message(key, rule, value)}")
+def _fail(key: str, rule: str, value: Any, hint: str = "") -> None:
+    raise MorlError(f"sweep config {message(key, rule, value, hint)}")
 
 
 def load_config(path: str | Path) -> SweepConfig:
@@ -85,7 +85,10 @@ def load_config(path: str | Path) -> SweepConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
-    raw = tomllib.loads(path.read_text())
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise MorlError(f"sweep config {str(path)!r} is not valid TOML: {exc}") from None
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
         _fail(unknown[0], f"is not a sweep key (known: {sorted(_KEYS)})", raw[unknown[0]])
@@ -103,8 +106,13 @@ def load_config(path: str | Path) -> SweepConfig:
     prefs = raw.get("preferences")
     if prefs is not None and (not isinstance(prefs, list) or not prefs or any(not isinstance(w, list) for w in prefs)):
         _fail("preferences", "must be a non-empty list of preferences (lists of weights)", prefs)
-    train = raw.get("train", {})
+    train = {str(k).replace("_", "-"): v for k, v in raw.get("train", {}).items()}  # learning_rate = --learning-rate
     clash = sorted(_OWN & set(train))
+    options = _train_options()
+    for key in train:
+        if key not in _OWN and key not in options:
+            _fail(f"train.{key}", "must be an option of `morl-bench train` (exactly, no abbreviation)", train[key],
+                  did_you_mean(key, options))
     if clash:
         _fail(f"train.{clash[0]}", "is set by the sweep itself (env, agents, seeds, preferences, out, eval_seeds)",
               train[clash[0]])
@@ -113,6 +121,14 @@ def load_config(path: str | Path) -> SweepConfig:
         _fail("resources", "must map num_cpus / num_gpus to numbers >= 0", resources)
     return SweepConfig(raw["env"], agents, raw.get("seeds", [0]), Path(raw.get("out", f"runs/sweep-{path.stem}")),
                        prefs, raw.get("eval_seeds"), train, resources)
+
+
+def _train_options() -> list[str]:
+    """The option names of ``morl-bench train`` without their dashes (``learning-rate``, ``steps``, ...)."""
+    parser = argparse.ArgumentParser(prog="morl-bench")
+    train_command.add_commands(parser.add_subparsers(dest="command", required=True))
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    return sorted(o[2:] for action in sub._actions for o in action.option_strings if o.startswith("--"))
 
 
 def _flags(train: dict[str, Any]) -> list[str]:

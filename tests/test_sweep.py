@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from morl_cli.sweep import expand, load_config, run_sweep
+from morl_core.errors import MorlError
 from tests.test_policy import make_tiny_lm
 
 
@@ -99,3 +100,26 @@ def test_ray_backend_runs_jobs_as_tasks(tiny_lm, tmp_path):
     finally:
         ray.shutdown()
     assert all(job.done for job in expand(config))
+
+
+@pytest.mark.parametrize("change, message", [
+    (("steps = 1", "step = 1"), "sweep config `train.step` must be an option of `morl-bench train` (exactly, no "
+                                "abbreviation); got 1. Did you mean 'steps'?"),
+    (("k = 2", "colour = 2"), "sweep config `train.colour` must be an option of `morl-bench train`"),
+    (("k = 2", "k = [2"), "is not valid TOML: "),
+])
+def test_bad_train_keys_and_bad_toml_are_named(tiny_lm, tmp_path, change, message):
+    """A [train] key must be exactly one of train's options (argparse's prefix matching would take `step` for
+    `--steps`); a file that is not TOML is named in the error."""
+    path = write_config(tmp_path, tiny_lm)
+    path.write_text(path.read_text().replace(*change))
+    with pytest.raises(MorlError) as caught:
+        load_config(path)
+    assert message in str(caught.value) and (str(path) in str(caught.value) or "train." in str(caught.value))
+
+
+def test_snake_case_train_keys_are_the_flags(tiny_lm, tmp_path):
+    path = write_config(tmp_path, tiny_lm)
+    path.write_text(path.read_text().replace("prompts-per-step = 2", "prompts_per_step = 2\nlearning_rate = 0.001"))
+    argv = expand(load_config(path))[0].argv
+    assert argv[argv.index("--prompts-per-step") + 1] == "2" and argv[argv.index("--learning-rate") + 1] == "0.001"
