@@ -1,7 +1,7 @@
 """``morl-bench``: the project's command line.
 
     morl-bench demo [--env morl/Counsel-v1] [--n 4] [--seed 0]    roll the default policy, print rewards
-    morl-bench envs                                                list the registered environments
+    morl-bench envs                                                list the environments and where their prompts are
     morl-bench train --env ID --agent NAME [--preference W ...]    train a single-policy agent, print test rewards
                      [--steps N] [--seed S] [--result R.json]      before/after (and write a leaderboard result)
     morl-bench evaluate --agent default --env ID --out RESULT.json run the leaderboard's evaluation protocol
@@ -26,6 +26,7 @@ import morl_envs
 from agents import CausalLMPolicy
 from morl_cli import board, sweep, train
 from morl_core.errors import did_you_mean
+from morl_envs.datasets import dataset_source
 
 #: the sub-command modules: each has ``COMMANDS``, ``add_commands(subparsers)`` and ``run(args)``
 SUBCOMMANDS = (board, train, sweep)
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--env", default="morl/Counsel-v1", help="registered environment id")
     run.add_argument("--n", type=int, default=4, help="number of test prompts (1 to 55)")
     run.add_argument("--seed", type=int, default=0, help="sampling seed")
-    commands.add_parser("envs", help="list the registered environments")
+    commands.add_parser("envs", help="list the environments (text and choice) and where their prompts are found")
     for module in SUBCOMMANDS:
         module.add_commands(commands)
     args = parser.parse_args(argv)
@@ -85,10 +86,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")
         demo(args.env, args.n, args.seed)
     elif args.command == "envs":
-        for env_id, entry in morl_envs.ENVS.items():  # registration order
-            if entry.kind == "text":
-                print(f"{env_id:40s} {entry.kwargs}  {entry.relationship or ''}")
+        list_envs()
     return 0
+
+
+def list_envs() -> None:
+    """Every current environment id (text and choice), its objectives, its relationship, and whether its prompts
+    can be found on this machine."""
+    print(f"{'id':38s} {'kind':6s} {'objectives':32s} {'relationship':12s} prompts")
+    for env_id, entry in morl_envs.ENVS.items():  # registration order
+        source = dataset_source(entry.kwargs.get("dataset", "counsel"))
+        print(f"{env_id:38s} {entry.kind:6s} {', '.join(entry.objectives):32s} {entry.relationship or '':12s} "
+              f"{entry.kwargs.get('dataset', 'counsel')} ({source})")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,23 @@ def _psych8k_files(data_dir: Path | None) -> list[Path]:
         return []
 
 
+def dataset_source(name: str, data_dir: str | os.PathLike | None = None) -> str:
+    """Where prompt set ``name`` would be read from, without reading it (for ``morl-bench envs``): "embedded",
+    the file found, or what is missing and how to provide it."""
+    folder = resolve_data_dir(data_dir)
+    if name == "counsel":
+        return "embedded"
+    if name == "pair":
+        path = folder / "pair" / "pair.csv" if folder is not None else None
+        return f"found: {path}" if path is not None and path.is_file() else \
+            "missing: set MORL_DATA_DIR (or data_dir=) to the folder holding pair/pair.csv"
+    if name == "psych8k":
+        files = _psych8k_files(folder)
+        return f"found: {files[0].parent}" if files else \
+            "missing (falls back to the Counsel prompts): put psych8k/*.json under MORL_DATA_DIR"
+    raise ValueError(f"`name` must be one of ('counsel', 'pair', 'psych8k'); got {name!r}")
+
+
 @functools.lru_cache(maxsize=4)
 def load_psych8k(data_dir: Path | None) -> PromptSet | None:
     """Psych8k's distinct client inputs, or None when no copy is available; splits: 500 test, 500 validation."""

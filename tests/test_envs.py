@@ -253,3 +253,17 @@ def test_vector_env_calls_each_reward_model_once_per_step(monkeypatch):
     envs.reset(seed=0)
     envs.step(["You feel stuck between wanting to change and fearing it."] * 64)
     assert sorted(calls) == sorted((name, 64) for name in envs.unwrapped.objectives)
+
+
+def test_envs_command_lists_every_kind_and_where_its_prompts_come_from(monkeypatch, tmp_path, capsys):
+    from morl_cli.main import main
+
+    monkeypatch.setenv("MORL_DATA_DIR", str(tmp_path))  # a folder without PAIR or Psych8k
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["envs"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert set(rows) == set(morl_envs.ENVS)  # text and choice environments alike
+    assert "choice" in rows["morl/Counsel-Choice-v1"] and "counsel (embedded)" in rows["morl/Counsel-v1"]
+    assert "missing: set MORL_DATA_DIR" in rows["morl/PAIR-v1"] and "competing" in rows[
+        "morl/Counsel-FluencyConciseness-v1"]
+    assert "falls back to the Counsel prompts" in rows["morl/Psych8k-v1"]
