@@ -21,6 +21,8 @@ policy scalarized by it), so a new scalarizer needs no entry here. The other age
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +34,13 @@ from morl_core.agent import BaseAgent
 from morl_core.errors import MorlError, did_you_mean
 from morl_core.registry import Registry
 
-__all__ = ["AGENTS", "PREFERENCE_MODES", "AgentEntry", "agent_entry", "agent_names", "register_agent"]
+__all__ = ["AGENTS", "PREFERENCE_MODES", "AgentEntry", "agent_entry", "agent_names", "import_agent", "is_agent_spec",
+           "register_agent"]
 
 #: how an agent's trained preferences are chosen
 PREFERENCE_MODES = ("given", "free", "grid", "experts", "untrained")
+#: "package.module:Name", a user's own agent class (or factory)
+_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -107,3 +112,46 @@ for _name, _reply in CANARIES.items():
 register_agent(AgentEntry("random", "single-policy", "untrained", kind="choice",
                           build=lambda env: RandomChoiceAgent(int(env.action_space.n)),
                           help="uniformly random candidate picks (choice environments)"))
+
+
+def is_agent_spec(text: object) -> bool:
+    """Whether ``text`` has the form ``package.module:Name`` (a user's agent class or factory to import).
+
+    >>> is_agent_spec("my_agents.echo:EchoAgent"), is_agent_spec("runs/model")
+    (True, False)
+    """
+    return isinstance(text, str) and _SPEC.fullmatch(text) is not None
+
+
+def import_agent(spec: str, kwargs: dict[str, Any] | None = None) -> BaseAgent:
+    """The agent that ``package.module:Name(**kwargs)`` builds: ``Name`` is a class implementing the agent interface
+    (:class:`~morl_core.agent.Agent` or :class:`~morl_core.agent.ChoiceAgent`) or a function returning one. Each
+    way this can fail is a :class:`MorlError` naming ``agent`` (or ``agent_kwargs``) and what went wrong.
+
+    >>> import_agent("agents.baselines:RandomChoiceAgent", {"n_actions": 4}).name
+    'random-choice'
+    """
+    module_name, _, attribute = str(spec).partition(":")
+    if not is_agent_spec(spec):
+        raise MorlError.of("agent", "must be a registered name or 'package.module:Name' (a class or function in an "
+                                    "importable module)", spec)
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise MorlError.of("agent_kwargs", "must be a JSON object of keyword arguments", kwargs)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise MorlError.of("agent", f"must name an importable module; importing {module_name!r} failed", spec,
+                           f"{type(exc).__name__}: {exc} (is it on PYTHONPATH, or installed?)") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise MorlError.of("agent", f"must name a class or function of {module_name!r}", spec,
+                           did_you_mean(attribute, [n for n in dir(module) if not n.startswith("_")]))
+    try:
+        agent = factory(**(kwargs or {}))
+    except TypeError as exc:
+        raise MorlError.of("agent_kwargs", f"must be the keyword arguments {attribute} takes", kwargs,
+                           f"{type(exc).__name__}: {exc}") from None
+    if not isinstance(agent, BaseAgent):
+        raise MorlError.of("agent", "must build an Agent (text) or ChoiceAgent (choice) of morl_core.agent",
+                           spec, f"it built a {type(agent).__name__}")
+    return agent

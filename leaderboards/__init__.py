@@ -18,5 +18,6 @@ This package never imports ``agents``: whoever evaluates hands the agents in, th
 
 from leaderboards.choice import evaluate_choice
 from leaderboards.protocol import PROTOCOLS, evaluate
+from leaderboards.submission import submit
 
-__all__ = ["PROTOCOLS", "evaluate", "evaluate_choice"]
+__all__ = ["PROTOCOLS", "evaluate", "evaluate_choice", "submit"]

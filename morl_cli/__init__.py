@@ -1,7 +1,9 @@
 """The ``morl-bench`` command line: the top layer, built on ``agents`` and ``leaderboards``.
 
 ``main`` is the console script; ``train``, ``sweep`` and ``board`` each hold sub-commands as ``COMMANDS``,
-``add_commands(subparsers)`` and ``run(args)``. A user's mistake prints ``error: <message>`` and exits with status 2
+``add_commands(subparsers)`` and ``run(args)``. :func:`evaluate` (``morl_cli.evaluation``) is the Python side of
+``morl-bench evaluate``: any agent object, agent class or model checkpoint evaluated by the board's protocol in one
+call. A user's mistake prints ``error: <message>`` and exits with status 2
 (:func:`run_reporting_errors`), never a traceback.
 """
 
@@ -11,7 +13,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
-__all__ = ["run_reporting_errors"]
+from morl_cli.evaluation import evaluate
+
+__all__ = ["evaluate", "run_reporting_errors"]
 
 
 def run_reporting_errors(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
     morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
     morl-bench evaluate --agent random --env morl/Counsel-Choice-v1 [--seeds 0 1 2] --out RESULT.json
+    morl-bench evaluate --agent my_package.agents:MyAgent [--agent-kwargs JSON] --env ID --out RESULT.json
+    morl-bench evaluate --model PATH_OR_HUB_ID [--adapter DIR] [--preference-prompt T] --env ID --out RESULT.json
     morl-bench submit RESULT.json [--board-dir DIR]
     morl-bench leaderboard [--env ID] [--html DIR] [--board-dir DIR]
     morl-bench report [--family morl/Counsel] [--board-dir DIR]
@@ -16,18 +18,21 @@ Errors print ``error: <message>`` to stderr and exit with status 2, changing not
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 
 import morl_envs
-from agents.registry import agent_entry, agent_names
+from agents.registry import agent_names
 from leaderboards.board import board_columns, boarded_envs, env_families, report, table
-from leaderboards.protocol import PROTOCOLS, bundle
+from leaderboards.protocol import bundle
 from leaderboards.render import markdown_report, markdown_table, write_html
 from leaderboards.submission import read_result, submit, write_result
 from leaderboards.verify import compare_regenerated, verify_entry
 from morl_cli import run_reporting_errors
+from morl_cli.evaluation import evaluate
 from morl_cli.train import RUN_FILE, regenerate_result
 from morl_core.errors import did_you_mean
 from morl_core.files import file_sha256
@@ -39,8 +44,21 @@ COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify", "bundle")
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register the leaderboard sub-commands on ``subparsers`` (from ``parser.add_subparsers()``)."""
-    evaluate = subparsers.add_parser("evaluate", help="run the evaluation protocol and write a result JSON")
-    evaluate.add_argument("--agent", required=True, choices=agent_names(trained=False), help="agent to evaluate")
+    evaluate = subparsers.add_parser("evaluate", help="run the evaluation protocol on any agent or model, write a "
+                                                      "result JSON")
+    which = evaluate.add_mutually_exclusive_group(required=True)
+    which.add_argument("--agent", help=f"a registered untrained agent {list(agent_names(trained=False))} or your own "
+                                       f"'package.module:Class' (an Agent / ChoiceAgent, built with --agent-kwargs)")
+    which.add_argument("--model", help="a causal LM checkpoint: a local transformers folder or a cached hub id")
+    evaluate.add_argument("--agent-kwargs", type=_json_object, default=None,
+                          help="JSON object of keyword arguments for --agent's class, or --model's policy options "
+                               "(e.g. '{\"temperature\": 0.9, \"max_new_tokens\": 64}')")
+    evaluate.add_argument("--adapter", type=Path, default=None, help="LoRA adapter folder (peft) for --model")
+    evaluate.add_argument("--preference-prompt", default=None,
+                          help="for preference-conditioned --model checkpoints: a template appended to the system "
+                               "prompt per preference, e.g. 'Weights: {weights}.' (fields: {weights}, {w[0]}, "
+                               "each objective's name)")
+    evaluate.add_argument("--name", default=None, help="the board name of --model (default: from its folder names)")
     evaluate.add_argument("--env", required=True, help="registered environment id")
     evaluate.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="evaluation seeds")
     evaluate.add_argument("--out", required=True, type=Path, help="where to write the result JSON")
@@ -73,31 +91,48 @@ def _check_env(env_id: str) -> None:
         raise ValueError(f"--env must be a registered id {ids}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
+def _json_object(text: str) -> dict:
+    """argparse type of ``--agent-kwargs``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"must be a JSON object; got {text!r:.80} ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object; got {text!r:.80}")
+    return value
+
+
+#: the Python parameters of :func:`morl_cli.evaluation.evaluate` and the flags that set them
+_EVALUATE_FLAGS = {"out": "--out", "agent_kwargs": "--agent-kwargs", "adapter": "--adapter", "name": "--name",
+                   "preference_prompt": "--preference-prompt", "env_id": "--env", "max_prompts": "--max-prompts",
+                   "seeds": "--seeds", "model": "--model", "agent": "--agent"}
+
+
+def _flags(message: str, target_flag: str) -> str:
+    """An evaluation error as the command line's user reads it: "`out` must ..." -> "--out must ..."."""
+    flags = {**_EVALUATE_FLAGS, "agent_or_model": target_flag}
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m.group(1), m.group(0)), message)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     _check_env(args.env)
-    if args.out.exists() and args.out.is_dir():
-        raise ValueError(f"--out must be a file path; got the folder {str(args.out)!r}")
-    if not args.out.parent.is_dir():
-        raise ValueError(f"--out must be in an existing folder; got {str(args.out)!r}")
-    kind = morl_envs.describe(args.env).kind
-    entry = agent_entry(args.agent)
-    if entry.kind != kind:
-        expected = next(n for n in agent_names(trained=False) if agent_entry(n).kind == kind)
-        raise ValueError(f"--agent must be {expected} for the {kind} environment {args.env!r}; got {args.agent!r}")
-    if kind != "text" and args.max_prompts is not None:
-        raise ValueError(f"--max-prompts applies to text environments only (a choice env's rewards are a table "
-                         f"look-up); got {args.max_prompts}")
-    options = {"max_prompts": args.max_prompts} if kind == "text" else {}
-    env = morl_envs.make(args.env)
+    target = args.model if args.model is not None else args.agent
+    if args.model is None:
+        for flag, value in (("--adapter", args.adapter), ("--preference-prompt", args.preference_prompt),
+                            ("--name", args.name)):
+            if value is not None:
+                raise ValueError(f"{flag} applies to --model only; got it with --agent {args.agent!r}")
+    registered = args.model is None and args.agent in agent_names(trained=False)
     try:
-        agent = entry.build(env)
-        result = PROTOCOLS.get(kind)(agent, args.env, seeds=args.seeds, env=env, **options)
-    finally:
-        env.close()
-    write_result(result, args.out)
-    print(f"wrote {args.out}")
+        result = evaluate(target, args.env, seeds=args.seeds, out=args.out, agent_kwargs=args.agent_kwargs,
+                          adapter=args.adapter, preference_prompt=args.preference_prompt, name=args.name,
+                          baseline=not registered, max_prompts=args.max_prompts)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(_flags(str(exc), "--model" if args.model is not None else "--agent")) from None
+    print(f"wrote {args.out} ({result['agent']['name']})")
     for key, value in result["claimed_metrics"].items():
         print(f"  {key}: {value}")
+    print(f"submit it with: morl-bench submit {args.out}")
     return 0
 
 
