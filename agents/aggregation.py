@@ -8,7 +8,7 @@ All experts are named peft adapters on one shared base model (:class:`~agents.po
   ``lm_head(sum_e m_e h_e) = sum_e m_e lm_head(h_e)``: the mixed logits are computed from the experts' logits
   (a test checks the identity against the hidden states).
 - ``logit``: the mixture of the experts' next-token distributions, ``p = sum_e m_e softmax(z_e / T)``, every expert
-  reading the **same** prefix (EMORL's released code mixes distributions over different prefixes; REFERENCE.md).
+  reading the **same** prefix (EMORL's released code mixes distributions over different prefixes).
 - ``parameter``: one network with ``W = W0 + sum_e m_e B_e A_e * alpha / r`` on every adapted layer (the LoRA deltas
   merged with the mixture; EMORL's "parameter" aggregation). On the CPU-fast path (bf16 base weights) the same
   network runs unmerged: every expert active with its LoRA scale times m_e.

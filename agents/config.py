@@ -1,6 +1,6 @@
 """Configuration of the RL agents: one dataclass each for the policy and the trainer.
 
-Defaults are the papers' (REFERENCE.md section 3): EMORL (Kong et al., 2025, arXiv 2505.02579) and DynaOpt (Min et
+Defaults are the papers' (``docs/methods.md``): EMORL (Kong et al., 2025, arXiv 2505.02579) and DynaOpt (Min et
 al., 2024, arXiv 2403.13578) train with k-SCST: k = 3 replies per prompt, 16 prompts per step, KL coefficient 0.05,
 LoRA r 8 / alpha 32 / dropout 0.05, AdamW at 1e-4, gradient clipping at 2.0, validation every 8 steps and a stop
 when the coefficient of variation of the last 20 validation scores falls below 0.015. Each field's help text is

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from agents.policy import SYSTEM_PROMPT, CausalLMPolicy
-from morl_core.agent import AGENT_NAME_RE, FAMILIES, Agent
+from morl_core.agent import AGENT_NAME_RE, FAMILIES, Agent, TrainingCosts
 from morl_core.errors import MorlError
 
 __all__ = ["ModelAgent", "check_preference_prompt", "model_name", "preference_text"]
@@ -81,18 +81,24 @@ class ModelAgent(Agent):
     ``preference_prompt``: a template for preference-conditioned models (module docstring); without it the
     agent is ``preference_independent``. ``objectives``: the environment's objective names (for the template's
     named fields and ``{weights}``). ``name`` (default: from the folder names) and ``family`` are the board's.
+    ``details`` (a JSON object: how it was trained) is recorded with the result, ``costs`` as its training costs.
     ``policy_kwargs`` go to :class:`~agents.policy.CausalLMPolicy` (``max_new_tokens``, ``temperature``,
     ``system_prompt``, ``precision``, ``device`` ...). The checkpoint loads on first use.
     """
 
     def __init__(self, model: str | Path | None = None, adapter: str | Path | None = None, *,
                  preference_prompt: str | None = None, objectives: Sequence[str] | None = None,
-                 name: str | None = None, family: str = "single-policy", **policy_kwargs: Any) -> None:
+                 name: str | None = None, family: str = "single-policy", details: dict | None = None,
+                 costs: TrainingCosts | None = None, **policy_kwargs: Any) -> None:
         if model is not None and str(model).startswith(("/", ".", "~")) and not Path(model).expanduser().is_dir():
             raise MorlError.of("model", "must be an existing folder (or a hub id in the local cache)", str(model))
         if adapter is not None and not (Path(adapter) / "adapter_config.json").is_file():
             raise MorlError.of("adapter", "must be a folder holding a peft adapter (adapter_config.json and "
                                           "adapter_model.safetensors)", str(adapter))
+        if details is not None and not isinstance(details, dict):
+            raise MorlError.of("details", "must be a JSON object (how the checkpoint was trained)", details)
+        if costs is not None and not isinstance(costs, TrainingCosts):
+            raise MorlError.of("costs", "must be a morl_core.agent.TrainingCosts", type(costs).__name__)
         if family not in FAMILIES:
             raise MorlError.of("family", f"must be one of {FAMILIES}", family)
         if preference_prompt is not None:
@@ -104,6 +110,7 @@ class ModelAgent(Agent):
         self.model, self.adapter, self._family = model, adapter, family
         self.preference_prompt, self.objectives = preference_prompt, objectives
         self.preference_independent = preference_prompt is None
+        self._details, self._costs = details or {}, costs
         self._policy_kwargs, self._policy = policy_kwargs, None
         self._system = policy_kwargs.pop("system_prompt", SYSTEM_PROMPT)
 
@@ -140,8 +147,12 @@ class ModelAgent(Agent):
             f"{self._system} {preference_text(self.preference_prompt, preference, self.objectives)}"
         return policy.respond(list(prompts), seed=seed, do_sample=True)
 
+    def training_costs(self) -> TrainingCosts | None:
+        """What training the checkpoint cost, when the caller reported it (``costs``)."""
+        return self._costs
+
     def details(self) -> dict:
-        """The checkpoint, adapter and preference template, recorded in the result."""
+        """The checkpoint, adapter and preference template, and the caller's ``details``, recorded in the result."""
         return {"model": str(self.model) if self.model is not None else "SmolLM2-135M-Instruct (shipped)",
                 "adapter": None if self.adapter is None else str(self.adapter),
-                "preference_prompt": self.preference_prompt}
+                "preference_prompt": self.preference_prompt, **self._details}

@@ -1,7 +1,7 @@
 """Multi-objective k-SCST: REINFORCE with a leave-one-out baseline per objective, a KL penalty and LoRA adapters.
 
 The training algorithm of DynaOpt (Min et al., 2024, arXiv 2403.13578) and EMORL (Kong et al., 2025, arXiv
-2505.02579), REFERENCE.md section 3, with the baseline taken per objective so that any scalarizer can combine the
+2505.02579), ``docs/methods.md``, with the baseline taken per objective so that any scalarizer can combine the
 advantages. One step, as :func:`train` reads top to bottom:
 
 1. draw ``B = prompts_per_step`` training prompts; sample ``k`` replies each in one batched ``generate`` (N = B k);

@@ -1,6 +1,6 @@
 """Scalarizers of the single-policy agents: k replies per prompt, n objectives, one advantage per reply.
 
-The RL loop (k-SCST, REFERENCE.md section 3) samples k replies per prompt, scores each on n objectives and computes
+The RL loop (k-SCST, ``docs/methods.md``) samples k replies per prompt, scores each on n objectives and computes
 per-objective leave-one-out advantages ``A = r - mean of the other k - 1 replies of the same prompt``. A scalarizer
 turns them into one advantage per reply:
 

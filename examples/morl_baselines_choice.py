@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -40,6 +41,7 @@ from agents.baselines import RandomChoiceAgent
 from leaderboards.choice import evaluate_choice, hypervolume_fraction
 from morl_cli.board import parse_with_result_arguments, save_result
 from morl_core.agent import ChoiceAgent, TrainingCosts
+from morl_core.extras import MissingExtraError, require_extra
 
 
 @dataclass
@@ -95,7 +97,7 @@ class EnvelopeChoiceAgent(ChoiceAgent):
 def train_agent(config: Config) -> EnvelopeChoiceAgent:
     """Train Envelope on ``config.env_id`` (its ``config.train_split`` prompts), seeded, on one CPU thread."""
     os.environ.setdefault("WANDB_MODE", "disabled")  # morl-baselines imports wandb; log=False keeps it unused
-    from morl_baselines.multi_policy.envelope.envelope import Envelope
+    Envelope = require_extra("morl_baselines.multi_policy.envelope.envelope", "morl").Envelope  # noqa: N806
 
     torch.set_num_threads(1)
     torch.manual_seed(config.seed)  # the Q network's initialisation
@@ -134,7 +136,11 @@ def parse(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
 def main(argv: list[str] | None = None) -> int:
     """Train, evaluate through the leaderboard protocol, print the metrics; write and submit on request."""
     config, args = parse(argv)
-    agent = train_agent(config)
+    try:
+        agent = train_agent(config)
+    except MissingExtraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     random = RandomChoiceAgent(int(morl_envs.make(config.env_id).action_space.n))  # the inference-cost baseline
     result = evaluate_choice(agent, config.env_id, seeds=args.eval_seeds, baseline=random)
     summary = {"config": asdict(config), "hypervolume_fraction": hypervolume_fraction(result),

@@ -39,6 +39,7 @@ from agents.registry import agent_entry, agent_names
 from morl_cli import run_reporting_errors
 from morl_cli import train as train_command
 from morl_core.errors import MorlError, did_you_mean, message
+from morl_core.extras import MissingExtraError, require_extra
 from morl_core.files import write_atomic
 
 __all__ = ["COMMANDS", "SweepConfig", "Job", "add_commands", "load_config", "expand", "run", "run_job", "run_sweep"]
@@ -198,9 +199,9 @@ def run_sweep(config: SweepConfig, backend: str = "local", ray_address: str | No
 def _run_on_ray(jobs: list[Job], resources: dict[str, float], address: str | None) -> list[int]:
     """Each job as a Ray task with ``resources`` (default one CPU); returns their exit statuses in job order."""
     try:
-        import ray
-    except ImportError as error:
-        raise ValueError("--backend ray needs the optional extra: pip install -e '.[ray]'") from error
+        ray = require_extra("ray", "ray")
+    except MissingExtraError as error:
+        raise ValueError(f"--backend ray needs the optional extra `ray`: {error}") from None
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     task = ray.remote(run_job).options(num_cpus=resources.get("num_cpus", 1), num_gpus=resources.get("num_gpus", 0))

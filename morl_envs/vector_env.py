@@ -15,6 +15,7 @@ from morl_envs.counsel_env import (
     MAX_REPLY_CHARS,
     CounselEnv,
     clip_replies,
+    empty_replies,
     load_task,
     score_replies,
     select_prompt,
@@ -116,6 +117,7 @@ class CounselVectorEnv(VectorEnv):
         infos = self._infos()
         infos["scores"] = {name: rewards[:, i].copy() for i, name in enumerate(self.objectives)}
         infos["reply_truncated"] = np.array(truncated)
+        infos["empty_reply"] = empty_replies(replies)
         terminated = np.ones(self.num_envs, dtype=bool)
         if self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
             infos["final_obs"] = np.array(texts, dtype=object)

@@ -1,6 +1,6 @@
 """Quality checks of the shipped reward models on the development data, shared by the tests and the command line.
 
-    python -m reward_models.checks --data-dir ../shared/data
+    python -m reward_models.checks --data-dir $MORL_DATA_DIR
 
 prints the reflection model's held-out ranking accuracy (complex reflections above non-reflections of the same PAIR
 prompt, on the prompts it never saw in training) and the fluency model's shuffle rate (the share of PAIR's first

@@ -1,6 +1,6 @@
 """Retrain the shipped reward models from the third-party data, reproducibly, on the CPU.
 
-    python -m reward_models.train --data-dir ../shared/data [--only reflection|empathy|fluency] [--out DIR]
+    python -m reward_models.train --data-dir $MORL_DATA_DIR [--only reflection|empathy|fluency] [--out DIR]
 
 reads PAIR (``pair/pair.csv``) and EPITOME (``epitome/*-reddit.csv``) from ``--data-dir`` (or ``$MORL_DATA_DIR``)
 plus the project's written reflections of its training statements, builds the training sets of

@@ -219,6 +219,23 @@ def test_overlong_reply_is_truncated_and_flagged():
     np.testing.assert_array_equal(env.step(long_reply[:2048])[1], reward)
 
 
+def test_an_empty_reply_scores_zero_everywhere_and_says_so():
+    """Conciseness alone would give "" its best score (0 words); the environment scores it 0 on every objective."""
+    env = make("morl/Counsel-FluencyConciseness-v1")
+    env.reset(seed=0)
+    _, reward, terminated, _, info = env.step("   ")
+    assert reward.tolist() == [0.0, 0.0] and info["empty_reply"] is True and terminated
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step("I hear you.")
+    assert reward[1] == 1.0 and info["empty_reply"] is False  # a short reply keeps its conciseness
+    scored = env.unwrapped.score(["I feel lost.", "I feel lost."], ["", "You feel lost."])
+    assert scored[0].tolist() == [0.0, 0.0] and scored[1, 1] == 1.0
+    envs = gym.make_vec("morl/Counsel-FluencyConciseness-v1", num_envs=2, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    _, rewards, _, _, infos = envs.step(["", "You feel lost."])
+    assert rewards[0].tolist() == [0.0, 0.0] and infos["empty_reply"].tolist() == [True, False]
+
+
 def test_psych8k_falls_back_to_counsel_and_says_so(monkeypatch, tmp_path):
     import morl_envs.counsel_env as counsel_env
 
