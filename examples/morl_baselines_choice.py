@@ -124,7 +124,8 @@ def train_agent(config: Config) -> EnvelopeChoiceAgent:
 
 def parse(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
     """The Config (one flag per field; its help is the field's) and the output flags from the command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     for f in fields(Config):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                             help=f.metadata["help"])

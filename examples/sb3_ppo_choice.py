@@ -170,7 +170,8 @@ def run(config: Config, agent: PPOChoiceAgent | None = None) -> Result:
 
 def parse(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
     """The Config (one flag per scalar field; its help is the field's) and the output flags from the command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     names = [f.name for f in fields(Config) if f.name != "weights"]
     for f in fields(Config):
         if f.name in names:

@@ -15,7 +15,16 @@ from collections.abc import Callable
 
 from morl_cli.evaluation import evaluate
 
-__all__ = ["evaluate", "run_reporting_errors"]
+__all__ = ["CommandParser", "evaluate", "run_reporting_errors"]
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` without prefix matching (``allow_abbrev=False``): ``--step 1`` is an unknown
+    option, not ``--steps 1``. Sub-command parsers made by ``add_subparsers`` are of the same class."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
 
 def run_reporting_errors(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 
 import morl_envs
 from agents import CausalLMPolicy
-from morl_cli import board, sweep, train
+from morl_cli import CommandParser, board, run_reporting_errors, sweep, train
 from morl_core.errors import did_you_mean
 from morl_envs.datasets import dataset_source
 
@@ -34,8 +34,12 @@ SUBCOMMANDS = (board, train, sweep)
 
 def _check_env_id(env_id: str) -> None:
     ids = morl_envs.env_ids("text")
+    if env_id in morl_envs.env_ids("choice"):
+        raise ValueError(f"--env must be a text environment {ids} (demo rolls the default policy, which writes "
+                         f"replies); got the choice environment {env_id!r}: step it with actions, see "
+                         f"docs/choice_envs.md")
     if env_id not in ids:
-        raise SystemExit(f"error: --env must be a registered id {ids}; got {env_id!r}.{did_you_mean(env_id, ids)}")
+        raise ValueError(f"--env must be a registered id {ids}; got {env_id!r}.{did_you_mean(env_id, ids)}")
 
 
 def demo(env_id: str, n: int, seed: int) -> None:
@@ -67,7 +71,7 @@ def demo(env_id: str, n: int, seed: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``morl-bench`` console script; returns the exit status (2 for a user error)."""
-    parser = argparse.ArgumentParser(prog="morl-bench", description=__doc__,
+    parser = CommandParser(prog="morl-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("demo", help="roll the default policy through an environment and print rewards")
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         if not 1 <= args.n <= 55:
             parser.error(f"--n must be between 1 and 55 (the test split's size); got {args.n}")
-        demo(args.env, args.n, args.seed)
+        return run_reporting_errors(lambda a: demo(a.env, a.n, a.seed) or 0, args)
     elif args.command == "envs":
         list_envs()
     return 0

@@ -33,10 +33,10 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from agents.registry import agent_entry, agent_names
-from morl_cli import run_reporting_errors
+from morl_cli import CommandParser, run_reporting_errors
 from morl_cli import train as train_command
 from morl_core.errors import MorlError, did_you_mean, message
 from morl_core.extras import MissingExtraError, require_extra
@@ -126,7 +126,7 @@ def load_config(path: str | Path) -> SweepConfig:
 
 def _train_options() -> list[str]:
     """The option names of ``morl-bench train`` without their dashes (``learning-rate``, ``steps``, ...)."""
-    parser = argparse.ArgumentParser(prog="morl-bench")
+    parser = CommandParser(prog="morl-bench")
     train_command.add_commands(parser.add_subparsers(dest="command", required=True))
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
     return sorted(o[2:] for action in sub._actions for o in action.option_strings if o.startswith("--"))
@@ -161,10 +161,30 @@ def expand(config: SweepConfig) -> list[Job]:
     return jobs
 
 
+class _RaisingParser(CommandParser):
+    """A parser whose usage errors raise ``ValueError`` (with argparse's message) instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def check_jobs(jobs: list[Job]) -> None:
+    """Check every job's ``morl-bench train`` arguments as ``train`` itself would (flags, values, each preference
+    against the environment's objectives, scalarizer options), without writing anything or loading a model; a bad
+    job raises ``ValueError`` naming it."""
+    parser = _RaisingParser(prog="morl-bench")
+    train_command.add_commands(parser.add_subparsers(dest="command", required=True))
+    for job in jobs:
+        try:
+            train_command.build_agent(parser.parse_args(job.argv))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"job {job.id} (morl-bench {' '.join(job.argv)}): {exc}") from None
+
+
 def run_job(argv: list[str], out_dir: str) -> int:
     """Run one job (``morl-bench train`` arguments) in this process; on success write ``done.json`` atomically.
     Returns the command's exit status (0 success, 2 user error)."""
-    parser = argparse.ArgumentParser(prog="morl-bench")
+    parser = CommandParser(prog="morl-bench")
     train_command.add_commands(parser.add_subparsers(dest="command", required=True))
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     status = train_command.run(parser.parse_args(argv))
@@ -224,6 +244,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     jobs = expand(config)
+    check_jobs(jobs)  # every job's options, before anything is listed or run
     print(f"sweep {args.config}: {len(jobs)} jobs into {config.out} ({sum(j.done for j in jobs)} finished before)")
     if args.dry_run:
         for job in jobs:

@@ -121,7 +121,7 @@ def plain_table(result: SuiteResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the suite on the chosen sets; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m morl_envs.robustness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--env", default="morl/Counsel-v1", help="registered environment id (its reward models)")
     parser.add_argument("--set", dest="sets", choices=(*SETS, "both"), default="both", help="genuine set(s)")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")

@@ -52,7 +52,8 @@ def fluency_shuffle_rate(data_dir: Path, seed: int = 0) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     """Print both figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("MORL_DATA_DIR"))
     args = parser.parse_args(argv)
     if args.data_dir is None or not (Path(args.data_dir) / "pair" / "pair.csv").is_file():

@@ -238,7 +238,7 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: retrain the chosen models and print their held-out figures."""
-    args = parse_arguments(argparse.ArgumentParser(description=__doc__,
+    args = parse_arguments(argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter), argv)
     started = time.monotonic()
     for name, train in (("fluency", train_fluency), ("reflection", train_reflection), ("empathy", train_empathy)):

@@ -155,3 +155,17 @@ def test_command_line_mistakes_are_one_line(argv, message, tmp_path, capsys):
     assert main(["evaluate", *argv, "--env", STUB, "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1 and not (tmp_path / "r.json").exists()
+
+
+def test_no_prefix_matching_and_demo_errors_are_one_line(monkeypatch, tmp_path, capsys):
+    """`--step` is not taken for `--steps`; demo on a choice env, or on PAIR without its data, is one line, exit 2."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--step", "1"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --step 1" in capsys.readouterr().err
+    assert main(["demo", "--env", "morl/Counsel-Choice-v1", "--n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --env must be a text environment") and err.count("\n") == 1
+    monkeypatch.setenv("MORL_DATA_DIR", str(tmp_path))
+    assert main(["demo", "--env", "morl/PAIR-v1", "--n", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: PAIR data not found") and err.count("\n") == 1

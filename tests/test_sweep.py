@@ -89,6 +89,23 @@ def test_sweep_command_dry_run_and_errors(tiny_lm, tmp_path, capsys):
         path = write_config(tmp_path, tiny_lm)
 
 
+def test_dry_run_checks_every_jobs_train_options(tiny_lm, tmp_path, capsys):
+    """A preference of the wrong length, or a value train refuses, fails the dry run naming the job; nothing is
+    written."""
+    from morl_cli.main import main
+
+    path = write_config(tmp_path, tiny_lm)
+    path.write_text(path.read_text().replace("preferences = [[1.0, 0.0], [0.0, 1.0]]",
+                                             "preferences = [[1.0, 0.0], [0.2, 0.3, 0.5]]"))
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: job linear-seed0-pref01 (morl-bench train") and "`--preference` must have 2" in err
+    path.write_text(write_config(tmp_path, tiny_lm).read_text().replace("k = 2", "k = 1"))
+    assert main(["sweep", str(path), "--dry-run"]) == 2
+    assert "error: job linear-seed0-pref00" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_ray_backend_runs_jobs_as_tasks(tiny_lm, tmp_path):
     ray = pytest.importorskip("ray", reason="the optional extra: pip install -e '.[ray]' (make test-extras)")
     config = load_config(write_config(tmp_path, tiny_lm, "[resources]\nnum_cpus = 1\n", agents='["linear"]'))
