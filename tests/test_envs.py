@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import gymnasium as gym
+import mo_gymnasium as mo_gym
 import numpy as np
 import pytest
 from mo_gymnasium.wrappers.vector import MORecordEpisodeStatistics, MOSyncVectorEnv
@@ -284,3 +285,16 @@ def test_envs_command_lists_every_kind_and_where_its_prompts_come_from(monkeypat
     assert "missing: set MORL_DATA_DIR" in rows["morl/PAIR-v1"] and "competing" in rows[
         "morl/Counsel-FluencyConciseness-v1"]
     assert "falls back to the Counsel prompts" in rows["morl/Psych8k-v1"]
+
+
+@pytest.mark.parametrize("maker", ["gymnasium", "mo_gymnasium"])
+def test_no_float_reward_warning_through_either_make(maker):
+    """Gymnasium's passive checker warns "reward must be a float" for a vector reward: registration turns it off."""
+    import warnings
+
+    module = gym if maker == "gymnasium" else mo_gym
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        env = module.make("morl/Counsel-FluencyConciseness-v1")
+        env.reset(seed=0)
+        assert env.step("I hear you.")[1].shape == (2,)
