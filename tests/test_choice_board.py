@@ -233,10 +233,11 @@ def test_bad_choice_results_are_refused_with_their_field(oracle_result, tmp_path
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--agent", "default", "--env", ENV], "error: --agent must be random for the choice environment "
+    (["--agent", "default", "--env", ENV], "error: --agent must be one of ['random'] for the choice environment "
                                            "'morl/Counsel-Choice-v1'; got 'default'"),
-    (["--agent", "random", "--env", "morl/Counsel-v1"], "error: --agent must be default for the text environment "
-                                                        "'morl/Counsel-v1'; got 'random'"),
+    (["--agent", "random", "--env", "morl/Counsel-v1"], "error: --agent must be one of ['default', 'reference', "
+                                                        "'echo', 'opener-echo', 'generic-sentence', 'generic-question']"
+                                                        " for the text environment 'morl/Counsel-v1'; got 'random'"),
     (["--agent", "random", "--env", ENV, "--max-prompts", "3"],
      "error: --max-prompts applies to text environments only"),
 ])
