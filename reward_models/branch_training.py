@@ -2,7 +2,8 @@
 
 The trunk's frozen layers (:class:`~reward_models.cross_encoder.CrossTrunk`) give the same states in every epoch,
 so they are computed once per training pair and kept in memory (bf16, unpadded); each step pads one batch of them
-and runs only the branch's layers forward and backward under bf16 autocast (the CPU's AVX-512 BF16 units).
+and runs only the branch's layers forward and backward, under bf16 autocast where the CPU has bf16 units (AVX-512
+BF16 or AMX) and in float32 elsewhere (emulated bf16 is many times slower than float32).
 Batches hold whole groups (all replies to one prompt), so ranking losses can compare replies to the same prompt.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from morl_core.precision import cpu_has_bf16
 from reward_models.cross_encoder import BATCH, MAX_PAIR_TOKENS, CrossBranch, CrossTrunk
 
 STATES_BATCH = 128  # pairs per trunk forward while precomputing
@@ -74,6 +76,7 @@ def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarra
     ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`).
     Deterministic for a given seed on one machine."""
     torch.manual_seed(seed)
+    fast = cpu_has_bf16()
     optimizer = torch.optim.AdamW([{"params": branch.layers.parameters(), "lr": lr},
                                    {"params": branch.heads.parameters(), "lr": HEAD_LR}], weight_decay=1e-2)
     plan = [group_batches(groups, seed + epoch) for epoch in range(epochs)]
@@ -85,7 +88,7 @@ def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarra
             for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
                 group["lr"] = base * scale
             hidden, mask = collate(states, rows)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
                 logits = branch(hidden, mask, None if extra is None else extra[rows])
             loss = loss_fn({name: value.float() for name, value in logits.items()}, rows)
             optimizer.zero_grad()
