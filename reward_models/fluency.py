@@ -1,6 +1,6 @@
 """Fluency: how natural the reply reads on its own, mapped to [0, 1].
 
-    fluency = clip(1 - mean_nll / ln(V), 0, 1) * (1 - repeated_trigrams) * min(1, 2 * P(well-formed))
+    fluency = clip(1 - mean_nll / ln(V), 0, 1) * (1 - repeated_trigrams) * min(1, P(well-formed) / t)
 
 - ``mean_nll``: the mean negative log-likelihood (nats per token) of the reply's tokens under a causal language
   model, the reply read *on its own* (after the beginning-of-sequence token only). ``ln(V)`` is the NLL of a uniform
@@ -13,7 +13,13 @@
   model finds the loop very predictable.
 - ``P(well-formed)``: a small head on the reply's MiniLM embedding (:mod:`reward_models.well_formed`) trained to
   tell human replies from shuffled words, lists of feeling words and word salad, which predictability alone does
-  not punish. It only penalises: a reply judged well-formed at even odds or better keeps its full score.
+  not punish. It only penalises: a reply with P at or above ``t`` keeps its full score, where ``t`` is the 2nd
+  percentile of P over held-out human replies (stored with the head; about 0.2).
+
+The reply is read with its typographic punctuation made plain (curly quotes, ``…``, dashes:
+:func:`~reward_models.text_features.plain_punctuation`), so typesetting costs nothing. (A head trained before its
+threshold was stored with it, such as the one the ``-v1`` environments were published with, keeps the original
+formula: ``min(1, 2 * P)``, punctuation as written.)
 
 An empty reply scores 0. Default LM: SmolLM2-135M-Instruct (shipped offline, see ``morl_core.assets``). EMORL uses
 ``(50 - ppl) / 50`` under GPT-2, which is flat at 0 beyond ppl 50 and so cannot tell a clumsy reply from word salad;
@@ -33,7 +39,7 @@ from morl_core.device import default_device
 from morl_core.files import file_sha256
 from reward_models.base import RewardModel
 from reward_models.encoder import shared_encoder
-from reward_models.text_features import repeated_trigrams
+from reward_models.text_features import plain_punctuation, repeated_trigrams
 from reward_models.well_formed import FORM_FILE, WellFormedHead
 
 MAX_REPLY_TOKENS = 128  # replies are truncated from the right
@@ -49,7 +55,7 @@ class FluencyModel(RewardModel):
     version = 2
 
     def __init__(self, lm: str | Path | None = None, device: str | None = None,
-                 encoder_path: str | None = None) -> None:
+                 encoder_path: str | None = None, well_formed: str | Path | None = None) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer  # deliberately lazy: a heavy import
 
         self.lm_path = Path(lm) if lm else smollm2_path()
@@ -59,7 +65,7 @@ class FluencyModel(RewardModel):
         with quiet_loading():
             self.model = AutoModelForCausalLM.from_pretrained(self.lm_path, dtype=dtype).to(self.device).eval()
         self.log_vocab = math.log(self.model.config.vocab_size)
-        self.form = WellFormedHead(shared_encoder(encoder_path, str(self.device)))
+        self.form = WellFormedHead(shared_encoder(encoder_path, str(self.device)), Path(well_formed or FORM_FILE))
         self._identity: dict | None = None
 
     def identity(self) -> dict:
@@ -71,10 +77,18 @@ class FluencyModel(RewardModel):
             else:
                 weights = sorted(self.lm_path.glob("*.safetensors")) or sorted(self.lm_path.glob("*.bin"))
             self._identity = {"lm_weights_sha256": [file_sha256(w) for w in weights],
-                              "formula": "(1-nll/lnV)*(1-repeated_trigrams)*min(1,2*well_formed), reply alone",
-                              "max_reply_tokens": MAX_REPLY_TOKENS, "well_formed_sha256": file_sha256(FORM_FILE),
+                              **self._formula(),
+                              "max_reply_tokens": MAX_REPLY_TOKENS, "well_formed_sha256": file_sha256(self.form.path),
                               "encoder": self.form.encoder.identity()}
         return self._identity
+
+    def _formula(self) -> dict:
+        """The formula's identity. A head trained before the threshold and plain punctuation were stored with it
+        keeps its original formula (and so the fingerprints made with it)."""
+        if not self.form.calibrated:
+            return {"formula": "(1-nll/lnV)*(1-repeated_trigrams)*min(1,2*well_formed), reply alone"}
+        return {"formula": "(1-nll/lnV)*(1-repeated_trigrams)*min(1,well_formed/t), plain punctuation, reply alone",
+                "well_formed_threshold": self.form.threshold}
 
     def _encode(self, responses: list[str]) -> list[tuple[list[int], int]]:
         """Token ids of the start token + reply, and the number of reply tokens, per sample."""
@@ -116,6 +130,8 @@ class FluencyModel(RewardModel):
         return nll
 
     def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:
+        if self.form.calibrated:
+            responses = [plain_punctuation(r) for r in responses]
         nll = self.mean_nll(responses)
         predictable = np.where(np.isnan(nll), 0.0, np.clip(1.0 - nll / self.log_vocab, 0.0, 1.0))
-        return predictable * (1.0 - repeated_trigrams(responses)) * np.minimum(1.0, 2.0 * self.form(responses))
+        return predictable * (1.0 - repeated_trigrams(responses)) * self.form.penalty(responses)

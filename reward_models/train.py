@@ -39,6 +39,7 @@ from reward_models.empathy import expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
 from reward_models.robustness import TRAIN_BANK
+from reward_models.text_features import plain_punctuation
 from reward_models.training_data import (
     COUNSEL_TRAIN_FILE,
     EPITOME_MECHANISMS,
@@ -47,12 +48,13 @@ from reward_models.training_data import (
     empathy_set,
     epitome_held_out,
     held_out_groups,
+    held_out_responses,
     read_counsel_pairs,
     read_epitome,
     reflection_set,
     training_replies,
 )
-from reward_models.well_formed import malformed
+from reward_models.well_formed import PENALTY_QUANTILE, malformed
 
 # Chosen once on the held-out PAIR ranking and EPITOME accuracy (never on the adversarial suite's prompts or phrases)
 REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.0, 0.3
@@ -194,8 +196,10 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
 
 def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
     """Train the well-formedness head: human training replies (1) against as many malformed texts made from them
-    with the training phrase bank (0), full-batch on their MiniLM embeddings."""
-    human = training_replies(data_dir) + read_counsel_pairs()[1]
+    with the training phrase bank (0), full-batch on their MiniLM embeddings (punctuation made plain, as fluency
+    reads replies); then fix its penalty threshold on EPITOME's held-out responses
+    (:data:`~reward_models.well_formed.PENALTY_QUANTILE`)."""
+    human = [plain_punctuation(t) for t in training_replies(data_dir) + read_counsel_pairs()[1]]
     bad = malformed(human, TRAIN_BANK.emotion_keywords, SEED)
     encoder = shared_encoder(device="cpu")
     log(f"fluency: well-formedness head on {len(human)} human and {len(bad)} malformed texts")
@@ -212,10 +216,14 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
         loss.backward()
         optimizer.step()
     head.eval()
+    held = held_out_responses(data_dir)
+    with torch.inference_mode():
+        p_held = torch.sigmoid(head(torch.as_tensor(encoder.encode(held)))).squeeze(-1).numpy()
     facts = {"data": "training replies of PAIR and EPITOME, the project's written training reflections; malformed "
                      "versions of them (training phrase bank)", "human": len(human), "malformed": len(bad),
              "steps": FORM_STEPS, "seed": SEED, "train_loss": round(float(loss), 4),
-             "encoder": encoder.identity()}
+             "encoder": encoder.identity(), "penalty_quantile": PENALTY_QUANTILE, "held_out_responses": len(held),
+             "penalty_threshold": round(float(np.quantile(p_held, PENALTY_QUANTILE)), 4)}
     save_heads(out / "well_formed.safetensors", {"well_formed": head}, facts)
     return facts
 

@@ -32,9 +32,11 @@ import numpy as np
 
 from morl_core.pair_data import PAIR_LEVELS, read_pair_rows
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
+from reward_models.text_features import plain_punctuation
 
 __all__ = ["COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set", "hard_negatives",
-           "held_out_groups", "read_counsel_pairs", "read_epitome", "reflection_set", "training_replies"]
+           "held_out_groups", "held_out_responses", "read_counsel_pairs", "read_epitome", "reflection_set",
+           "training_replies"]
 
 EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
@@ -168,6 +170,14 @@ def training_replies(data_dir: Path) -> list[str]:
     seekers, _, responses, _ = read_epitome(data_dir)
     replies += [r.strip() for r, held in zip(responses, epitome_held_out(seekers)) if not held]
     return [r for r in replies if r]
+
+
+def held_out_responses(data_dir: Path) -> list[str]:
+    """EPITOME's responses to held-out seeker posts (non-empty, stripped, punctuation made plain): human replies no
+    head trains on, where the fluency penalty's threshold is fixed."""
+    seekers, _, responses, _ = read_epitome(data_dir)
+    held = [plain_punctuation(r.strip()) for r, out in zip(responses, epitome_held_out(seekers)) if out]
+    return [r for r in held if r]
 
 
 def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:

@@ -10,6 +10,12 @@ PAIR and EPITOME and the project's written training reflections (label 1) agains
 texts made from them (label 0, :func:`malformed`): the reply's words shuffled, a list of feeling words from the
 *training* phrase bank in one of several frames, word salad from the training vocabulary, a sentence said over and
 over. It reads the reply alone, so the client's words cannot raise it.
+
+The penalty is ``min(1, P / threshold)``: the threshold is the 2nd percentile of P over EPITOME's *held-out*
+responses (human replies the head never saw), fixed by training and stored with the head, so that 98% of unseen
+human replies keep their full score and only text the head is sure of loses it. (An embedding head is sure of
+little: held-out human sentences of an unfamiliar register can fall near P = 0.3, where a threshold of 0.5 took
+off 40%.)
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ from reward_models.heads import WEIGHTS_DIR, PairHead, load_heads
 
 FORM_FILE = WEIGHTS_DIR / "well_formed.safetensors"
 #: frames a list of feeling words is put in (the adversarial suite's own frame, "You feel ...", is among them)
+#: the share of held-out human replies allowed under the penalty threshold (see the module docstring)
+PENALTY_QUANTILE = 0.02
+#: the threshold of heads trained before it was stored (P at even odds)
+DEFAULT_THRESHOLD = 0.5
 LIST_FRAMES = ("You feel {}.", "{}.", "Feeling {}.", "So {}.", "You are {}.", "I hear {}.", "Sounds {}.")
 
 
@@ -60,12 +70,20 @@ class WellFormedHead:
         if not Path(path).is_file():
             raise FileNotFoundError(f"the well-formedness head {str(path)!r} does not exist: train it with "
                                     f"`python -m reward_models.train --only fluency`")
-        heads, self.facts = load_heads(Path(path))
+        self.path = Path(path)
+        heads, self.facts = load_heads(self.path)
         self.encoder = encoder
         self.head: PairHead = heads["well_formed"].to(encoder.device)
+        #: a head trained with its threshold stored reads replies with plain punctuation (see the fluency formula)
+        self.calibrated = "penalty_threshold" in self.facts
+        self.threshold = float(self.facts.get("penalty_threshold", DEFAULT_THRESHOLD))
 
     @torch.inference_mode()
     def __call__(self, texts: list[str]) -> np.ndarray:
         """P(well-formed) of each text, shape (B,), float64."""
         embeddings = torch.as_tensor(self.encoder.encode(texts)).to(self.encoder.device)
         return torch.sigmoid(self.head(embeddings)).squeeze(-1).double().cpu().numpy()
+
+    def penalty(self, texts: list[str]) -> np.ndarray:
+        """The fluency factor ``min(1, P / threshold)`` of each text, shape (B,), float64."""
+        return np.minimum(1.0, self(texts) / self.threshold)

@@ -8,8 +8,10 @@ import torch
 
 from reward_models.branch_training import collate, fine_tune, group_batches, ranking_loss, trunk_states
 from reward_models.cross_encoder import CrossTrunk, load_branch, save_branch, shared_trunk
-from reward_models.heads import PairHead
-from reward_models.well_formed import LIST_FRAMES, malformed
+from reward_models.encoder import shared_encoder
+from reward_models.fluency import FluencyModel
+from reward_models.heads import PairHead, save_heads
+from reward_models.well_formed import DEFAULT_THRESHOLD, LIST_FRAMES, WellFormedHead, malformed
 
 PROMPT = "I lost my job last month and I feel useless. My wife says it's not my fault."
 REFLECTION = "Losing work has shaken how much you think you are worth, even with your wife behind you."
@@ -84,3 +86,41 @@ def test_malformed_texts_are_seeded_and_of_the_four_kinds():
     assert bad == malformed(texts, ("sad", "tired", "lonely", "hurt", "angry", "lost"), seed=3)
     assert len(bad) == len(texts) and all(b not in texts for b in bad)
     assert any(any(b.startswith(f.split("{}")[0]) and f != "{}." for f in LIST_FRAMES) for b in bad)
+
+
+def _head_file(path, facts: dict, bias: float) -> None:
+    torch.manual_seed(0)
+    head = PairHead(384, 128, 1)
+    with torch.no_grad():
+        head.net[3].weight.zero_()
+        head.net[3].bias.fill_(bias)  # P(well-formed) = sigmoid(bias) for every text
+    save_heads(path, {"well_formed": head}, facts)
+
+
+def test_well_formed_penalty_uses_the_stored_threshold(tmp_path):
+    encoder = shared_encoder(device="cpu")
+    _head_file(tmp_path / "old.safetensors", {"seed": 0}, bias=-1.0)  # P = 0.269, no stored threshold
+    _head_file(tmp_path / "new.safetensors", {"penalty_threshold": 0.2, "penalty_quantile": 0.02}, bias=-1.0)
+    old = WellFormedHead(encoder, tmp_path / "old.safetensors")
+    new = WellFormedHead(encoder, tmp_path / "new.safetensors")
+    p = 1 / (1 + np.exp(1.0))
+    assert not old.calibrated and old.threshold == DEFAULT_THRESHOLD
+    np.testing.assert_allclose(old.penalty(["You feel stuck."]), [2 * p], rtol=1e-5)  # the original min(1, 2P)
+    assert new.calibrated
+    np.testing.assert_allclose(new.penalty(["You feel stuck."]), [1.0])  # P above the threshold keeps it all
+    _head_file(tmp_path / "low.safetensors", {"penalty_threshold": 0.5}, bias=-2.0)
+    low = WellFormedHead(encoder, tmp_path / "low.safetensors")
+    np.testing.assert_allclose(low.penalty(["You feel stuck."]), [(1 / (1 + np.exp(2.0))) / 0.5], rtol=1e-5)
+
+
+def test_calibrated_fluency_reads_plain_punctuation_and_changes_the_fingerprint(tmp_path):
+    _head_file(tmp_path / "wf.safetensors", {"penalty_threshold": 0.2}, bias=3.0)
+    shipped = FluencyModel(device="cpu")
+    calibrated = FluencyModel(device="cpu", well_formed=tmp_path / "wf.safetensors")
+    curly = "You\u2019re worn out\u2026 and it\u2019s \u201call on you\u201d."
+    plain = "You're worn out... and it's \"all on you\"."
+    a, b = calibrated(["", ""], [curly, plain])
+    assert a == pytest.approx(b, abs=1e-6)
+    assert shipped(["", ""], [curly, plain])[0] != pytest.approx(shipped(["", ""], [curly, plain])[1], abs=1e-3)
+    assert "plain punctuation" in calibrated.identity()["formula"]
+    assert calibrated.fingerprint() != shipped.fingerprint()
