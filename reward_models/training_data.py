@@ -173,11 +173,13 @@ def training_replies(data_dir: Path) -> list[str]:
 
 
 def held_out_responses(data_dir: Path) -> list[str]:
-    """EPITOME's responses to held-out seeker posts (non-empty, stripped, punctuation made plain): human replies no
-    head trains on, where the fluency penalty's threshold is fixed."""
+    """EPITOME's responses to held-out seeker posts (non-empty, stripped, punctuation made plain) that are not also
+    training replies (EPITOME repeats some texts under several seekers): human replies no head trains on, where the
+    fluency penalty's threshold is fixed."""
     seekers, _, responses, _ = read_epitome(data_dir)
+    seen = {plain_punctuation(r) for r in training_replies(data_dir)}
     held = [plain_punctuation(r.strip()) for r, out in zip(responses, epitome_held_out(seekers)) if out]
-    return [r for r in held if r]
+    return [r for r in held if r and r not in seen]
 
 
 def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:

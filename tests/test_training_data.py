@@ -60,3 +60,13 @@ def test_fluency_reads_the_reply_alone_and_penalises_loops_and_lists():
                                           "You feel stuck, low, restless, bored and ashamed."])
     assert loop < once / 2 and listed < once / 2
     assert "reply alone" in scorer.identity()["formula"]
+
+
+def test_the_fluency_threshold_is_fixed_on_held_out_human_replies_only(data_dir):
+    from reward_models.text_features import plain_punctuation
+    from reward_models.training_data import held_out_responses, training_replies
+
+    held = held_out_responses(data_dir)
+    assert len(held) > 500 and all(r and r == r.strip() for r in held)
+    assert not set(held) & {plain_punctuation(r) for r in training_replies(data_dir)}
+    assert not any(c in r for r in held for c in "\u2019\u2018\u201c\u201d\u2026")
