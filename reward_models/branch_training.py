@@ -49,8 +49,10 @@ def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tens
     return hidden, mask
 
 
-def group_batches(groups: np.ndarray, seed: int, size: int = BATCH) -> list[list[int]]:
-    """Row indices in batches of whole groups (shuffled with ``seed``), each closed once it holds ``size`` rows."""
+def group_batches(groups: np.ndarray, seed: int, size: int = BATCH,
+                  owners: np.ndarray | None = None) -> list[list[int]]:
+    """Row indices in batches of whole groups (shuffled with ``seed``), each closed once it holds ``size`` rows.
+    With ``owners`` (n,) (a row index or -1 per row), every batch also holds the owner rows of its rows."""
     order = np.random.default_rng(seed).permutation(np.unique(groups))
     members = {g: np.flatnonzero(groups == g).tolist() for g in order}
     batches, current = [], []
@@ -59,7 +61,10 @@ def group_batches(groups: np.ndarray, seed: int, size: int = BATCH) -> list[list
         if len(current) >= size:
             batches.append(current)
             current = []
-    return batches + ([current] if current else [])
+    batches += [current] if current else []
+    if owners is None:
+        return batches
+    return [rows + sorted({int(owners[i]) for i in rows if owners[i] >= 0} - set(rows)) for rows in batches]
 
 
 def ranking_loss(scores: torch.Tensor, better: torch.Tensor) -> torch.Tensor:
@@ -70,16 +75,18 @@ def ranking_loss(scores: torch.Tensor, better: torch.Tensor) -> torch.Tensor:
 
 def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarray,
               loss_fn: Callable[[dict[str, torch.Tensor], list[int]], torch.Tensor], epochs: int, lr: float,
-              seed: int, log: Callable[[str], None] = print, extra: torch.Tensor | None = None) -> CrossBranch:
+              seed: int, log: Callable[[str], None] = print, extra: torch.Tensor | None = None,
+              owners: np.ndarray | None = None) -> CrossBranch:
     """Train ``branch`` on the precomputed ``states``: AdamW (layers at ``lr``, heads at :data:`HEAD_LR`), linear
     warm-up then linear decay to 0, gradients clipped at norm 1; ``loss_fn(logits, rows)`` gives a batch's loss;
-    ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`).
+    ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`); ``owners``: see
+    :func:`group_batches`.
     Deterministic for a given seed on one machine."""
     torch.manual_seed(seed)
     fast = cpu_has_bf16()
     optimizer = torch.optim.AdamW([{"params": branch.layers.parameters(), "lr": lr},
                                    {"params": branch.heads.parameters(), "lr": HEAD_LR}], weight_decay=1e-2)
-    plan = [group_batches(groups, seed + epoch) for epoch in range(epochs)]
+    plan = [group_batches(groups, seed + epoch, owners=owners) for epoch in range(epochs)]
     total, step, running = sum(map(len, plan)), 0, None
     branch.train()
     for epoch, batches in enumerate(plan):

@@ -58,6 +58,10 @@ from reward_models.well_formed import PENALTY_QUANTILE, malformed
 
 # Chosen once on the held-out PAIR ranking and EPITOME accuracy (never on the adversarial suite's prompts or phrases)
 REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.0, 0.3
+#: weight of the "own client" ranking term: a reflection written for client q scores higher with q's statement than
+#: with another client's (one reply under two prompts, so the reply's style cancels and only the match is left);
+#: 0 leaves it out (the recipe of the shipped weights)
+OWN_CLIENT_WEIGHT = 0.0
 EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 1.0
 HIDDEN = 256
 FORM_STEPS = 300
@@ -114,7 +118,7 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
     states = trunk_states(trunk, data.prompts, data.replies)
     extra = bi_features(data.prompts, data.replies)
     targets = torch.tensor(data.targets, dtype=torch.float32)
-    groups, kinds = np.asarray(data.groups), np.asarray(data.kinds)
+    groups, kinds, owners = np.asarray(data.groups), np.asarray(data.kinds), np.asarray(data.owners)
     graded = torch.as_tensor(np.char.startswith(kinds.astype(str), "pair-level") | (kinds == "counsel-written"))
     family = torch.as_tensor(np.unique(kinds, return_inverse=True)[1])
 
@@ -129,10 +133,22 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
         for f in torch.unique(fam[~level_rows]):
             terms.append(ranking_loss(z, better & (y[:, None] == 1.0) & level_rows[:, None] & (fam[None, :] == f)))
         terms = [t for t in terms if torch.isfinite(t)]
-        return bce / weight.sum() + RANK_WEIGHT * torch.stack(terms).mean()
+        return bce / weight.sum() + RANK_WEIGHT * (torch.stack(terms).mean() + OWN_CLIENT_WEIGHT * own_client(z, rows))
+
+    def own_client(z: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """Mean softplus(z(p, r_q) - z(q, r_q)) over the batch's mismatched rows whose own row is in the batch."""
+        if OWN_CLIENT_WEIGHT == 0:
+            return torch.zeros(())
+        position = {row: k for k, row in enumerate(rows)}
+        pairs = [(k, position[int(owners[row])]) for k, row in enumerate(rows) if int(owners[row]) in position]
+        if not pairs:
+            return torch.zeros(())
+        other, own = torch.tensor(pairs).T
+        return torch.nn.functional.softplus(z[other] - z[own]).mean()
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
-    fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra)
+    fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
+              owners if OWN_CLIENT_WEIGHT > 0 else None)
     prompts, replies, levels, held_groups = _held_out_pair(data_dir)
     logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
     scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
@@ -144,6 +160,7 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
         "held_out_spearman": round(float(spearmanr(scores, levels).statistic), 4),
         "train_pairs": len(data.prompts), "seed": SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
         "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
+        **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)

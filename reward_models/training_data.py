@@ -58,21 +58,26 @@ EMPATHY_NEGATIVES = ("echo", "echo_pronouns", "opener_echo", "one_word", "empty"
 @dataclass
 class ReplySet:
     """(prompt, reply) pairs with their targets: ``targets`` (n,) reflection in [0, 1], or (n, 3) empathy levels
-    (``MASKED`` where unlabelled); ``groups`` ties the replies to one prompt together (for ranking losses)."""
+    (``MASKED`` where unlabelled); ``groups`` ties the replies to one prompt together (for ranking losses);
+    ``owners`` gives, for a reply written for another prompt, the row of that same reply with its own prompt (-1
+    for every other row), so a loss can compare one reply under two prompts."""
 
     prompts: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     targets: list = field(default_factory=list)
     groups: list[int] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    owners: list[int] = field(default_factory=list)
 
-    def add(self, prompts: list[str], replies: list[str], target: object, groups: list[int], kind: str) -> None:
-        """Append pairs that share one target and one kind."""
+    def add(self, prompts: list[str], replies: list[str], target: object, groups: list[int], kind: str,
+            owners: list[int] | None = None) -> None:
+        """Append pairs that share one target and one kind (``owners``: see the class docstring)."""
         self.prompts += prompts
         self.replies += replies
         self.targets += [target] * len(prompts)
         self.groups += groups
         self.kinds += [kind] * len(prompts)
+        self.owners += owners if owners is not None else [-1] * len(prompts)
 
 
 def held_out_groups(n_groups: int) -> np.ndarray:
@@ -137,7 +142,7 @@ def add_mismatched(data: ReplySet, genuine_kinds: tuple[str, ...], per_reply: in
     for i in genuine:
         partners = [j for j in rng.sample(genuine, per_reply + 3) if data.groups[j] != data.groups[i]][:per_reply]
         data.add([data.prompts[i]] * len(partners), [data.replies[j] for j in partners], target,
-                 [data.groups[i]] * len(partners), "mismatched")
+                 [data.groups[i]] * len(partners), "mismatched", owners=partners)
 
 
 def read_epitome(data_dir: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:

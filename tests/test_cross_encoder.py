@@ -52,6 +52,16 @@ def test_group_batches_keep_groups_whole_and_cover_every_row():
         assert all(np.sum(groups[batch] == g) == 7 for g in set(groups[batch].tolist()))
 
 
+def test_group_batches_bring_the_owner_rows_along():
+    groups, owners = np.array([0, 0, 1, 1, 2, 2]), np.array([-1, -1, -1, 0, -1, 2])
+    plain = group_batches(groups, seed=0, size=2)
+    with_owners = group_batches(groups, seed=0, size=2, owners=owners)
+    assert [b[:2] for b in with_owners] == plain  # the same batches, owners appended
+    for batch in with_owners:
+        assert all(owners[i] in batch for i in batch if owners[i] >= 0)
+        assert len(batch) == len(set(batch))
+
+
 def test_ranking_loss_is_small_when_the_order_is_right():
     better = torch.tensor([[False, True], [False, False]])  # row 0 should beat row 1
     assert ranking_loss(torch.tensor([5.0, -5.0]), better) < 0.01 < ranking_loss(torch.tensor([-5.0, 5.0]), better)

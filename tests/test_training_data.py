@@ -70,3 +70,15 @@ def test_the_fluency_threshold_is_fixed_on_held_out_human_replies_only(data_dir)
     assert len(held) > 500 and all(r and r == r.strip() for r in held)
     assert not set(held) & {plain_punctuation(r) for r in training_replies(data_dir)}
     assert not any(c in r for r in held for c in "\u2019\u2018\u201c\u201d\u2026")
+
+
+def test_mismatched_rows_know_the_row_of_their_own_client(data_dir):
+    from reward_models.training_data import reflection_set
+
+    data = reflection_set(data_dir)
+    owned = [i for i, owner in enumerate(data.owners) if owner >= 0]
+    assert len(data.owners) == len(data.prompts) and len(owned) > 4000
+    for i in owned:
+        j = data.owners[i]
+        assert data.kinds[i] == "mismatched" and data.kinds[j] in ("pair-level-2", "counsel-written")
+        assert data.replies[i] == data.replies[j] and data.groups[i] != data.groups[j]
