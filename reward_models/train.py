@@ -62,6 +62,7 @@ REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.
 #: with another client's (one reply under two prompts, so the reply's style cancels and only the match is left);
 #: 0 leaves it out (the recipe of the shipped weights)
 OWN_CLIENT_WEIGHT = 0.0
+EMPATHY_OWN_CLIENT_WEIGHT = 0.0  # the same term on the empathy branch's mean expected level
 EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 1.0
 HIDDEN = 256
 FORM_STEPS = 300
@@ -78,6 +79,18 @@ def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.nda
         wins += int((high[:, None] > low[None, :]).sum())
         total += high.size * low.size
     return wins / total
+
+
+def own_client_loss(scores: torch.Tensor, rows: list[int], owners: np.ndarray) -> torch.Tensor:
+    """Mean ``softplus(s(p, r_q) - s(q, r_q))`` over the batch's rows that hold a reply written for another prompt
+    and whose own row (``owners``, see :class:`~reward_models.training_data.ReplySet`) is in the batch too; 0 if
+    none is."""
+    position = {row: k for k, row in enumerate(rows)}
+    pairs = [(k, position[int(owners[row])]) for k, row in enumerate(rows) if int(owners[row]) in position]
+    if not pairs:
+        return torch.zeros(())
+    other, own = torch.tensor(pairs).T
+    return torch.nn.functional.softplus(scores[other] - scores[own]).mean()
 
 
 def bi_features(prompts: list[str], replies: list[str]) -> torch.Tensor:
@@ -133,18 +146,8 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
         for f in torch.unique(fam[~level_rows]):
             terms.append(ranking_loss(z, better & (y[:, None] == 1.0) & level_rows[:, None] & (fam[None, :] == f)))
         terms = [t for t in terms if torch.isfinite(t)]
-        return bce / weight.sum() + RANK_WEIGHT * (torch.stack(terms).mean() + OWN_CLIENT_WEIGHT * own_client(z, rows))
-
-    def own_client(z: torch.Tensor, rows: list[int]) -> torch.Tensor:
-        """Mean softplus(z(p, r_q) - z(q, r_q)) over the batch's mismatched rows whose own row is in the batch."""
-        if OWN_CLIENT_WEIGHT == 0:
-            return torch.zeros(())
-        position = {row: k for k, row in enumerate(rows)}
-        pairs = [(k, position[int(owners[row])]) for k, row in enumerate(rows) if int(owners[row]) in position]
-        if not pairs:
-            return torch.zeros(())
-        other, own = torch.tensor(pairs).T
-        return torch.nn.functional.softplus(z[other] - z[own]).mean()
+        own = own_client_loss(z, rows, owners) if OWN_CLIENT_WEIGHT else torch.zeros(())
+        return bce / weight.sum() + RANK_WEIGHT * (torch.stack(terms).mean() + OWN_CLIENT_WEIGHT * own)
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
@@ -173,7 +176,7 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
     data, trunk = empathy_set(data_dir), shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = trunk_states(trunk, data.prompts, data.replies)
-    targets, groups = torch.tensor(data.targets), np.asarray(data.groups)
+    targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
     labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
 
@@ -187,11 +190,15 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
         better = (g[:, None] == g[None, :]) & (order[:, None] > order[None, :]) & genuine[rows][:, None]
         if better.any():
             total = total + EMPATHY_RANK_WEIGHT * ranking_loss(4.0 * expected_levels(logits).mean(-1), better)
+        if EMPATHY_OWN_CLIENT_WEIGHT:
+            total = total + EMPATHY_OWN_CLIENT_WEIGHT * own_client_loss(4.0 * expected_levels(logits).mean(-1), rows,
+                                                                        owners)
         return total
 
     extra = bi_features(data.prompts, data.replies)
     heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
-    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra)
+    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
+                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None)
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
@@ -199,7 +206,8 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
     facts = {"data": "EPITOME Reddit (epitome/*-reddit.csv), the project's written reflections, hard negatives "
                      "(training phrase bank)", "seed": SEED, "epochs": EMPATHY_EPOCHS, "lr": EMPATHY_LR,
              "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
-             "trunk": trunk.identity(), "inputs": "cross+bi"}
+             "trunk": trunk.identity(), "inputs": "cross+bi",
+             **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {})}
     for mechanism in EPITOME_MECHANISMS:
         probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {

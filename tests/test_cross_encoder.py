@@ -62,6 +62,17 @@ def test_group_batches_bring_the_owner_rows_along():
         assert len(batch) == len(set(batch))
 
 
+def test_own_client_loss_compares_one_reply_under_two_prompts():
+    from reward_models.train import own_client_loss
+
+    owners = np.array([-1, 0, -1, 2])  # rows 1 and 3 hold the replies of rows 0 and 2 under another prompt
+    right = torch.tensor([3.0, -3.0, 2.0, -2.0])  # each reply scores higher with its own client
+    assert own_client_loss(right, [0, 1, 2, 3], owners) < own_client_loss(-right, [0, 1, 2, 3], owners)
+    expected = torch.nn.functional.softplus(torch.tensor([-6.0, -4.0])).mean()
+    assert own_client_loss(right, [0, 1, 2, 3], owners) == pytest.approx(float(expected))
+    assert own_client_loss(right[[1, 2]], [1, 2], owners) == 0  # row 1's own row is not in the batch
+
+
 def test_ranking_loss_is_small_when_the_order_is_right():
     better = torch.tensor([[False, True], [False, False]])  # row 0 should beat row 1
     assert ranking_loss(torch.tensor([5.0, -5.0]), better) < 0.01 < ranking_loss(torch.tensor([-5.0, 5.0]), better)
