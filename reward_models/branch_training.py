@@ -20,6 +20,7 @@ from reward_models.cross_encoder import BATCH, MAX_PAIR_TOKENS, CrossBranch, Cro
 STATES_BATCH = 128  # pairs per trunk forward while precomputing
 WARMUP_STEPS = 50
 HEAD_LR = 1e-3
+MICRO_BATCH = 16  # pairs per forward pass inside a training batch (see batch_logits)
 
 
 def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str]) -> list[torch.Tensor]:
@@ -47,6 +48,22 @@ def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tens
         hidden[k, :states[i].shape[0]] = states[i].float()
         mask[k, :states[i].shape[0]] = 1
     return hidden, mask
+
+
+def batch_logits(branch: CrossBranch, states: list[torch.Tensor], rows: Sequence[int],
+                 extra: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The branch's float32 logits for the pairs ``rows``, in that order. The rows run in length-sorted chunks of
+    :data:`MICRO_BATCH`, so a chunk pads only to its own longest pair (one batch of whole groups mixes lengths: padded
+    to its longest, it costs about 2.6 times its tokens); the chunks' logits are joined for one loss."""
+    order = sorted(range(len(rows)), key=lambda k: states[rows[k]].shape[0])
+    parts: list[dict[str, torch.Tensor]] = []
+    for start in range(0, len(order), MICRO_BATCH):
+        chunk = [rows[k] for k in order[start:start + MICRO_BATCH]]
+        hidden, mask = collate(states, chunk)
+        parts.append(branch(hidden, mask, None if extra is None else extra[chunk]))
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    return {name: torch.cat([part[name] for part in parts]).float()[inverse] for name in parts[0]}
 
 
 def group_batches(groups: np.ndarray, seed: int, size: int = BATCH,
@@ -94,10 +111,9 @@ def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarra
             scale = min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / total)
             for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
                 group["lr"] = base * scale
-            hidden, mask = collate(states, rows)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-                logits = branch(hidden, mask, None if extra is None else extra[rows])
-            loss = loss_fn({name: value.float() for name, value in logits.items()}, rows)
+                logits = batch_logits(branch, states, rows, extra)
+            loss = loss_fn(logits, rows)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(branch.parameters(), 1.0)

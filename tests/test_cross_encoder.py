@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from reward_models.branch_training import collate, fine_tune, group_batches, ranking_loss, trunk_states
+from reward_models.branch_training import (
+    batch_logits,
+    collate,
+    fine_tune,
+    group_batches,
+    ranking_loss,
+    trunk_states,
+)
 from reward_models.cross_encoder import CrossTrunk, load_branch, save_branch, shared_trunk
 from reward_models.encoder import shared_encoder
 from reward_models.fluency import FluencyModel
@@ -42,6 +49,18 @@ def test_precomputed_states_drop_padding_and_keep_order(trunk):
     hidden, mask = collate(states, [0, 1])
     assert hidden.shape[1] == max(states[0].shape[0], states[1].shape[0]) and mask.sum() == sum(
         s.shape[0] for s in states[:2])
+
+
+def test_batch_logits_in_sorted_chunks_equal_one_padded_pass(trunk):
+    prompts = [PROMPT * k for k in (1, 3, 2, 1, 4)] * 4
+    replies = [REFLECTION * k for k in (2, 1, 1, 3, 1)] * 4
+    states = trunk_states(trunk, prompts, replies)
+    branch = trunk.new_branch({"r": PairHead(trunk.dim, 16, 1)}).eval()
+    rows = [7, 3, 19, 0, 12, 5, 8, 1, 16, 2, 11, 4, 18, 6, 9, 13, 10, 14, 17, 15]
+    hidden, mask = collate(states, rows)
+    with torch.no_grad():
+        torch.testing.assert_close(batch_logits(branch, states, rows)["r"], branch(hidden, mask)["r"].float(),
+                                   atol=1e-5, rtol=1e-5)
 
 
 def test_group_batches_keep_groups_whole_and_cover_every_row():
