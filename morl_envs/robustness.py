@@ -1,7 +1,7 @@
 """Run the adversarial reward suite (:mod:`reward_models.robustness`) on an environment's reward models.
 
     python -m morl_envs.robustness --env morl/Counsel-v1 [--set pair|counsel|both] [--out FILE.json] [--markdown]
-                                   [--check] [--seed 0] [--data-dir DIR] [--max-prompts N]
+                                   [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR]
 
 Genuine replies (what every degenerate reply is compared with):
 - ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v1``, 64 prompts the reflection
@@ -14,6 +14,10 @@ Prints, per set, the share of prompts on which the genuine reply beats each gene
 markdown tables with mean scores) and every missed threshold
 (``reward_models.robustness.THRESHOLDS``). The exit status is 0 (a report), or 1
 with ``--check`` when a threshold is missed.
+
+``--weights DIR`` scores with retrained models instead of the environment's (``python -m reward_models.train --out
+DIR`` writes them): each of ``reflection.safetensors``, ``empathy.safetensors`` and ``well_formed.safetensors`` (the
+fluency objective's head) found in DIR replaces the model of its objective; the others stay as registered.
 """
 
 from __future__ import annotations
@@ -104,6 +108,19 @@ def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
                       tuple(by_id[p.id] for p in chosen), source)
 
 
+def retrained_models(folder: Path, objectives: tuple[str, ...], device: str | None = None) -> dict:
+    """The models of ``objectives`` whose retrained files are in ``folder`` (see the module docstring)."""
+    from reward_models.empathy import EmpathyModel
+    from reward_models.fluency import FluencyModel
+    from reward_models.reflection import ReflectionModel
+
+    builders = {"reflection": ("reflection.safetensors", lambda f: ReflectionModel(f, device=device)),
+                "empathy": ("empathy.safetensors", lambda f: EmpathyModel(f, device=device)),
+                "fluency": ("well_formed.safetensors", lambda f: FluencyModel(device=device, well_formed=f))}
+    return {name: build(folder / file) for name, (file, build) in builders.items()
+            if name in objectives and (folder / file).is_file()}
+
+
 def plain_table(result: SuiteResult) -> str:
     """The shares won by the genuine reply as a fixed-width text table (a missed threshold is marked '!')."""
     shares, columns = result.shares(), (*result.objectives, UNIFORM)
@@ -131,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="folder holding pair/pair.csv (default: $MORL_DATA_DIR)")
     parser.add_argument("--device", help="where the reward models run (default: the GPU if any)")
     parser.add_argument("--max-prompts", type=int, help="use only the first N prompts of each set (a quick look)")
+    parser.add_argument("--weights", type=Path, help="folder of retrained weights that replace the environment's")
     args = parser.parse_args(argv)
     if args.env not in env_ids("text"):
         parser.error(f"--env must be a registered text environment id {env_ids('text')}; got {args.env!r}."
@@ -138,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_prompts is not None and args.max_prompts < 2:
         parser.error(f"--max-prompts must be at least 2 (the mismatched generator pairs prompts); "
                      f"got {args.max_prompts}")
+    if args.weights is not None and not args.weights.is_dir():
+        parser.error(f"--weights must be a folder of retrained weights; got {str(args.weights)!r}")
     names = SETS if args.sets == "both" else (args.sets,)
     chosen: list[GenuineSet] = []
     for name in names:
@@ -154,8 +174,11 @@ def main(argv: list[str] | None = None) -> int:
                 found.genuine[:args.max_prompts], f"{found.source}, first {args.max_prompts}"))
     env = make(args.env, **({"device": args.device} if args.device else {})).unwrapped
     scorers = dict(zip(env.objectives, env.reward_models))
+    if args.weights is not None:
+        scorers.update(retrained_models(args.weights, env.objectives, args.device))
     record = {"env_id": args.env, "objectives": list(env.objectives), "seed": args.seed,
-              "reward_model_fingerprints": {m.name: m.fingerprint() for m in env.reward_models},
+              **({"weights": str(args.weights)} if args.weights is not None else {}),
+              "reward_model_fingerprints": {name: m.fingerprint() for name, m in scorers.items()},
               "thresholds": [t.__dict__ for t in THRESHOLDS], "sets": {}}
     failed = False
     for genuine_set in chosen:

@@ -397,6 +397,22 @@ def test_driver_reports_writes_json_and_checks(monkeypatch, tmp_path, data_dir, 
     assert "| reply | wins reflection | wins conciseness | wins uniform |" in capsys.readouterr().out
 
 
+def test_driver_scores_with_retrained_weights_from_a_folder(tmp_path, data_dir):
+    import torch
+
+    from reward_models.heads import PairHead, save_heads
+
+    with pytest.raises(SystemExit) as exit_info:
+        driver.main(["--env", "morl/Counsel-v1", "--weights", str(tmp_path / "absent")])
+    assert exit_info.value.code == 2
+    torch.manual_seed(0)
+    save_heads(tmp_path / "well_formed.safetensors", {"well_formed": PairHead(384, 128, 1)}, {"penalty_threshold": 0.2})
+    assert driver.retrained_models(tmp_path, ("reflection", "conciseness")) == {}  # no file for reflection here
+    models = driver.retrained_models(tmp_path, ("reflection", "empathy", "fluency"), device="cpu")
+    assert list(models) == ["fluency"] and models["fluency"].form.path == tmp_path / "well_formed.safetensors"
+    assert models["fluency"].form.threshold == 0.2
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The shipped models (slow)
 # ---------------------------------------------------------------------------------------------------------------
