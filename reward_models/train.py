@@ -16,8 +16,9 @@ plus the project's written reflections of its training statements, builds the tr
 - ``well_formed.safetensors``: the fluency objective's well-formedness head (:mod:`reward_models.well_formed`).
 
 Held-out figures (PAIR: a seeded fifth of the prompts; EPITOME: a fifth of the seeker posts; neither ever trains)
-go into each file's metadata and onto the model cards. About 45 minutes on two CPU cores; seeded, so a rerun on
-the same machine writes the same weights.
+go into each file's metadata and onto the model cards. About 45 minutes on two CPU cores with bf16 units (AVX-512
+BF16); without them the layers train in float32 (the reflection branch alone: 38 minutes on two threads beside
+other work, measured on an AVX2-only CPU). Seeded, so a rerun on the same machine writes the same weights.
 """
 
 from __future__ import annotations
