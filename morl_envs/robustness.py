@@ -35,6 +35,9 @@ from morl_core.files import write_atomic
 from morl_core.pair_data import read_pair_rows
 from morl_envs.datasets import SPLITS, load_counsel, load_pair, resolve_data_dir
 from morl_envs.registry import env_ids, make
+from reward_models.empathy import EmpathyModel
+from reward_models.fluency import FluencyModel
+from reward_models.reflection import ReflectionModel
 from reward_models.robustness import THRESHOLDS, UNIFORM, SuiteResult, run_suite
 
 #: the project's written reflections of the Counsel statements: {"reflections": [{"prompt_id", "split", "text"}]}
@@ -110,10 +113,6 @@ def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
 
 def retrained_models(folder: Path, objectives: tuple[str, ...], device: str | None = None) -> dict:
     """The models of ``objectives`` whose retrained files are in ``folder`` (see the module docstring)."""
-    from reward_models.empathy import EmpathyModel
-    from reward_models.fluency import FluencyModel
-    from reward_models.reflection import ReflectionModel
-
     builders = {"reflection": ("reflection.safetensors", lambda f: ReflectionModel(f, device=device)),
                 "empathy": ("empathy.safetensors", lambda f: EmpathyModel(f, device=device)),
                 "fluency": ("well_formed.safetensors", lambda f: FluencyModel(device=device, well_formed=f))}
