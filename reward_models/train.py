@@ -64,7 +64,13 @@ REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.
 #: 0 leaves it out (the recipe of the shipped weights)
 OWN_CLIENT_WEIGHT = 0.0
 EMPATHY_OWN_CLIENT_WEIGHT = 0.0  # the same term on the empathy branch's mean expected level
+#: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
+#: averages the level term with the family terms as one among equals (the shipped recipe: about 1/16 of the loss)
+LEVEL_RANK_SHARE: float | None = None
 EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 1.0
+#: weight of a hard negative's rows in the empathy cross-entropy (genuine rows: 1); the negatives are three in four
+#: training rows, so at 1 (the shipped recipe) their all-zero labels pull every head towards level 0
+EMPATHY_NEGATIVE_CE_WEIGHT = 1.0
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -82,6 +88,16 @@ def pair_ranking_accuracy(scores: np.ndarray, levels: np.ndarray, groups: np.nda
     return wins / total
 
 
+def combine_ranking_terms(terms: list[torch.Tensor]) -> torch.Tensor:
+    """The reflection ranking loss from its terms (``terms[0]``: PAIR's levels in order; the rest: one per negative
+    family), skipping terms without a pair in the batch (non-finite): the plain mean, or with
+    :data:`LEVEL_RANK_SHARE` that share for the level term and the rest for the mean of the family terms."""
+    level, families = terms[0], [t for t in terms[1:] if torch.isfinite(t)]
+    if LEVEL_RANK_SHARE is None or not torch.isfinite(level) or not families:
+        return torch.stack([t for t in terms if torch.isfinite(t)]).mean()
+    return LEVEL_RANK_SHARE * level + (1.0 - LEVEL_RANK_SHARE) * torch.stack(families).mean()
+
+
 def own_client_loss(scores: torch.Tensor, rows: list[int], owners: np.ndarray) -> torch.Tensor:
     """Mean ``softplus(s(p, r_q) - s(q, r_q))`` over the batch's rows that hold a reply written for another prompt
     and whose own row (``owners``, see :class:`~reward_models.training_data.ReplySet`) is in the batch too; 0 if
@@ -92,6 +108,18 @@ def own_client_loss(scores: torch.Tensor, rows: list[int], owners: np.ndarray) -
         return torch.zeros(())
     other, own = torch.tensor(pairs).T
     return torch.nn.functional.softplus(scores[other] - scores[own]).mean()
+
+
+def masked_cross_entropy(logits: dict[str, torch.Tensor], levels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Sum over the EPITOME mechanisms of the ``weight``-weighted mean cross-entropy of the rows whose level
+    (``levels[:, k]``) is not :data:`~reward_models.training_data.MASKED`."""
+    total = torch.zeros(())
+    for k, mechanism in enumerate(EPITOME_MECHANISMS):
+        keep = levels[:, k] != MASKED
+        if keep.any():
+            ce = torch.nn.functional.cross_entropy(logits[mechanism][keep], levels[keep, k], reduction="none")
+            total = total + (ce * weight[keep]).sum() / weight[keep].sum()
+    return total
 
 
 def bi_features(prompts: list[str], replies: list[str]) -> torch.Tensor:
@@ -146,9 +174,8 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
         fam = family[rows]
         for f in torch.unique(fam[~level_rows]):
             terms.append(ranking_loss(z, better & (y[:, None] == 1.0) & level_rows[:, None] & (fam[None, :] == f)))
-        terms = [t for t in terms if torch.isfinite(t)]
         own = own_client_loss(z, rows, owners) if OWN_CLIENT_WEIGHT else torch.zeros(())
-        return bce / weight.sum() + RANK_WEIGHT * (torch.stack(terms).mean() + OWN_CLIENT_WEIGHT * own)
+        return bce / weight.sum() + RANK_WEIGHT * (combine_ranking_terms(terms) + OWN_CLIENT_WEIGHT * own)
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
@@ -165,6 +192,7 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
         "train_pairs": len(data.prompts), "seed": SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
         "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
+        **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)
@@ -180,13 +208,10 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
     targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
     labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
+    ce_weight = torch.where(genuine, 1.0, EMPATHY_NEGATIVE_CE_WEIGHT)
 
     def loss(logits: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
-        y, total = targets[rows], torch.zeros(())
-        for k, mechanism in enumerate(EPITOME_MECHANISMS):
-            keep = y[:, k] != MASKED
-            if keep.any():
-                total = total + torch.nn.functional.cross_entropy(logits[mechanism][keep], y[keep, k])
+        total = masked_cross_entropy(logits, targets[rows], ce_weight[rows])
         g, order = torch.as_tensor(groups[rows]), labelled[rows]
         better = (g[:, None] == g[None, :]) & (order[:, None] > order[None, :]) & genuine[rows][:, None]
         if better.any():
@@ -208,7 +233,8 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
                      "(training phrase bank)", "seed": SEED, "epochs": EMPATHY_EPOCHS, "lr": EMPATHY_LR,
              "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
              "trunk": trunk.identity(), "inputs": "cross+bi",
-             **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {})}
+             **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
+             **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {})}
     for mechanism in EPITOME_MECHANISMS:
         probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {

@@ -92,6 +92,33 @@ def test_own_client_loss_compares_one_reply_under_two_prompts():
     assert own_client_loss(right[[1, 2]], [1, 2], owners) == 0  # row 1's own row is not in the batch
 
 
+def test_level_rank_share_splits_the_ranking_loss_between_levels_and_families(monkeypatch):
+    from reward_models import train
+
+    terms = [torch.tensor(1.0), torch.tensor(2.0), torch.tensor(float("nan")), torch.tensor(4.0)]
+    monkeypatch.setattr(train, "LEVEL_RANK_SHARE", None)
+    assert float(train.combine_ranking_terms(terms)) == pytest.approx(7.0 / 3.0)  # one among equals, nan skipped
+    monkeypatch.setattr(train, "LEVEL_RANK_SHARE", 0.5)
+    assert float(train.combine_ranking_terms(terms)) == pytest.approx(0.5 * 1.0 + 0.5 * 3.0)
+    no_levels = [torch.tensor(float("nan")), torch.tensor(2.0), torch.tensor(4.0)]
+    assert float(train.combine_ranking_terms(no_levels)) == pytest.approx(3.0)  # no level pair in the batch
+
+
+def test_masked_cross_entropy_weighs_rows_and_skips_masked_levels():
+    from reward_models.train import masked_cross_entropy
+    from reward_models.training_data import EPITOME_MECHANISMS, MASKED
+
+    torch.manual_seed(0)
+    logits = {m: torch.randn(3, 3) for m in EPITOME_MECHANISMS}
+    levels = torch.tensor([[0, 2, 1], [MASKED, 1, 0], [2, 0, MASKED]])
+    plain = sum(torch.nn.functional.cross_entropy(logits[m][levels[:, k] != MASKED], levels[levels[:, k] != MASKED, k])
+                for k, m in enumerate(EPITOME_MECHANISMS))
+    assert float(masked_cross_entropy(logits, levels, torch.ones(3))) == pytest.approx(float(plain), rel=1e-6)
+    without_last = masked_cross_entropy({m: v[:2] for m, v in logits.items()}, levels[:2], torch.ones(2))
+    assert float(masked_cross_entropy(logits, levels, torch.tensor([1.0, 1.0, 0.0]))) == pytest.approx(
+        float(without_last), rel=1e-6)  # a row of weight 0 does not count
+
+
 def test_ranking_loss_is_small_when_the_order_is_right():
     better = torch.tensor([[False, True], [False, False]])  # row 0 should beat row 1
     assert ranking_loss(torch.tensor([5.0, -5.0]), better) < 0.01 < ranking_loss(torch.tensor([-5.0, 5.0]), better)
