@@ -9,11 +9,16 @@ Batches hold whole groups (all replies to one prompt), so ranking losses can com
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from morl_core.files import write_atomic
 from morl_core.precision import cpu_has_bf16
 from reward_models.cross_encoder import BATCH, MAX_PAIR_TOKENS, CrossBranch, CrossTrunk
 
@@ -37,6 +42,25 @@ def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[st
         for k, i in enumerate(rows):
             out[i] = states[k, :kept[k]].to(torch.bfloat16).clone()
     return out
+
+
+def cached_trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str],
+                        cache: Path | None) -> list[torch.Tensor]:
+    """:func:`trunk_states`, kept in ``cache`` (a folder, or None for no cache) under a key of the trunk's identity
+    and every (prompt, reply) pair: retraining with other loss settings skips the trunk pass (a file is read only
+    for exactly the same trunk and pairs; written atomically)."""
+    if cache is None:
+        return trunk_states(trunk, prompts, replies)
+    listing = json.dumps([trunk.identity(), list(prompts), list(replies)], sort_keys=True, ensure_ascii=False)
+    path = Path(cache) / f"trunk-states-{hashlib.sha256(listing.encode('utf-8')).hexdigest()[:24]}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    states = trunk_states(trunk, prompts, replies)
+    buffer = io.BytesIO()
+    torch.save(states, buffer)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, buffer.getvalue())
+    return states
 
 
 def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:

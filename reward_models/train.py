@@ -1,6 +1,7 @@
 """Retrain the shipped reward models from the third-party data, reproducibly, on the CPU.
 
     python -m reward_models.train --data-dir $MORL_DATA_DIR [--only reflection|empathy|fluency] [--out DIR]
+                                  [--set NAME=VALUE ...] [--states-cache DIR]
 
 reads PAIR (``pair/pair.csv``) and EPITOME (``epitome/*-reddit.csv``) from ``--data-dir`` (or ``$MORL_DATA_DIR``)
 plus the project's written reflections of its training statements, builds the training sets of
@@ -19,6 +20,11 @@ Held-out figures (PAIR: a seeded fifth of the prompts; EPITOME: a fifth of the s
 go into each file's metadata and onto the model cards. About 45 minutes on two CPU cores with bf16 units (AVX-512
 BF16); without them the layers train in float32 (the reflection branch alone: 38 minutes on two threads beside
 other work, measured on an AVX2-only CPU). Seeded, so a rerun on the same machine writes the same weights.
+
+Ablations: ``--set NAME=VALUE`` (repeatable) changes one of :data:`RECIPE_OPTIONS` for this run and needs ``--out``
+(the shipped weights come only from the shipped recipe); each file's facts record the settings it was trained with.
+``--states-cache DIR`` keeps the frozen trunk's states of the training pairs between runs, so a run with other loss
+settings skips that pass.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
-from reward_models.branch_training import fine_tune, ranking_loss, trunk_states
+from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss
 from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
 from reward_models.empathy import expected_levels
 from reward_models.encoder import shared_encoder
@@ -153,11 +160,12 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
     return prompts, replies, np.array(levels), np.array(groups)
 
 
-def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
-    """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking."""
+def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
+    """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
+    a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
     data, trunk = reflection_set(data_dir), shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
-    states = trunk_states(trunk, data.prompts, data.replies)
+    states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     extra = bi_features(data.prompts, data.replies)
     targets = torch.tensor(data.targets, dtype=torch.float32)
     groups, kinds, owners = np.asarray(data.groups), np.asarray(data.kinds), np.asarray(data.owners)
@@ -199,12 +207,13 @@ def train_reflection(data_dir: Path, out: Path, log=print) -> dict:
     return facts
 
 
-def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
+def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
-    above their negatives) and report held-out accuracy and Spearman per mechanism."""
+    above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
+    :func:`train_reflection`)."""
     data, trunk = empathy_set(data_dir), shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
-    states = trunk_states(trunk, data.prompts, data.replies)
+    states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
     labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
@@ -246,11 +255,12 @@ def train_empathy(data_dir: Path, out: Path, log=print) -> dict:
     return facts
 
 
-def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
+def train_fluency(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Train the well-formedness head: human training replies (1) against as many malformed texts made from them
     with the training phrase bank (0), full-batch on their MiniLM embeddings (punctuation made plain, as fluency
     reads replies); then fix its penalty threshold on EPITOME's held-out responses
-    (:data:`~reward_models.well_formed.PENALTY_QUANTILE`)."""
+    (:data:`~reward_models.well_formed.PENALTY_QUANTILE`). ``cache`` is unused: this head reads sentence embeddings,
+    not trunk states."""
     human = [plain_punctuation(t) for t in training_replies(data_dir) + read_counsel_pairs()[1]]
     bad = malformed(human, TRAIN_BANK.emotion_keywords, SEED)
     encoder = shared_encoder(device="cpu")
@@ -280,6 +290,33 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
     return facts
 
 
+#: the recipe settings ``--set NAME=VALUE`` may change for an ablation (each retrained file's facts record them)
+RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
+                  "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT",
+                  "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT", "FORM_STEPS")
+
+
+def recipe_setting(text: str) -> tuple[str, int | float]:
+    """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
+    rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1]. Raises MorlError naming what is wrong."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or name not in RECIPE_OPTIONS:
+        raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
+                           did_you_mean(name, list(RECIPE_OPTIONS)))
+    whole = name.endswith(("_EPOCHS", "_STEPS"))
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
+    low_ok = value >= 1 if whole else (value > 0 if name.endswith("_LR") else value >= 0)
+    if not low_ok or (name == "LEVEL_RANK_SHARE" and value > 1) or value != value:
+        rule = ("at least 1" if whole else "above 0" if name.endswith("_LR") else
+                "in [0, 1]" if name == "LEVEL_RANK_SHARE" else "at least 0")
+        raise MorlError.of("--set", f"{name} must be {rule}", value)
+    return name, value
+
+
 def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Add ``--data-dir``, ``--only`` and ``--out`` to ``parser`` and parse ``argv``; a missing data folder is a
     usage error."""
@@ -287,7 +324,17 @@ def parse_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> 
                         help="folder holding pair/ and epitome/ (default: $MORL_DATA_DIR)")
     parser.add_argument("--only", choices=("reflection", "empathy", "fluency"), default=None)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for the weights (default: shipped)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"change one recipe setting for an ablation (repeatable): {', '.join(RECIPE_OPTIONS)}")
+    parser.add_argument("--states-cache", type=Path, default=None,
+                        help="folder keeping the trunk states between runs (other settings skip the trunk pass)")
     args = parser.parse_args(argv)
+    try:
+        args.settings = dict(recipe_setting(text) for text in args.settings)
+    except MorlError as error:
+        parser.error(str(error))
+    if args.settings and args.out.resolve() == WEIGHTS_DIR.resolve():
+        parser.error("--set must come with --out DIR: the shipped weights are written only by the shipped recipe")
     if args.data_dir is None or not Path(args.data_dir).is_dir():
         parser.error(f"--data-dir must be a folder holding pair/ and epitome/ (or set MORL_DATA_DIR); "
                      f"got {args.data_dir!r}")
@@ -300,10 +347,11 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: retrain the chosen models and print their held-out figures."""
     args = parse_arguments(argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
                                                    formatter_class=argparse.RawDescriptionHelpFormatter), argv)
+    globals().update(args.settings)  # the recipe settings are this module's constants, read at training time
     started = time.monotonic()
     for name, train in (("fluency", train_fluency), ("reflection", train_reflection), ("empathy", train_empathy)):
         if args.only in (None, name):
-            facts = train(args.data_dir, args.out, log=lambda line: print(line, flush=True))
+            facts = train(args.data_dir, args.out, log=lambda line: print(line, flush=True), cache=args.states_cache)
             print(f"{name}: {facts} ({time.monotonic() - started:.0f} s)", flush=True)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
 from reward_models.branch_training import (
     batch_logits,
+    cached_trunk_states,
     collate,
     fine_tune,
     group_batches,
@@ -49,6 +52,35 @@ def test_precomputed_states_drop_padding_and_keep_order(trunk):
     hidden, mask = collate(states, [0, 1])
     assert hidden.shape[1] == max(states[0].shape[0], states[1].shape[0]) and mask.sum() == sum(
         s.shape[0] for s in states[:2])
+
+
+def test_cached_trunk_states_are_written_once_and_read_back_for_the_same_pairs(trunk, tmp_path, monkeypatch):
+    prompts, replies = [PROMPT, "Hi."], ["Okay.", REFLECTION]
+    first = cached_trunk_states(trunk, prompts, replies, tmp_path)
+    files = list(tmp_path.glob("trunk-states-*.pt"))
+    assert len(files) == 1
+    monkeypatch.setattr("reward_models.branch_training.trunk_states", lambda *a: pytest.fail("recomputed"))
+    again = cached_trunk_states(trunk, prompts, replies, tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    monkeypatch.undo()
+    cached_trunk_states(trunk, prompts, ["Okay.", "Something else."], tmp_path)  # other pairs: another file
+    assert len(list(tmp_path.glob("trunk-states-*.pt"))) == 2
+
+
+def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, capsys):
+    from morl_core.errors import MorlError
+    from reward_models.train import main, recipe_setting
+
+    assert recipe_setting("LEVEL_RANK_SHARE=0.5") == ("LEVEL_RANK_SHARE", 0.5)
+    assert recipe_setting("REFLECTION_EPOCHS=3") == ("REFLECTION_EPOCHS", 3)
+    for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
+                        ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
+                        ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0")):
+        with pytest.raises(MorlError, match=re.escape(words)):
+            recipe_setting(text)
+    with pytest.raises(SystemExit):
+        main(["--data-dir", str(tmp_path), "--set", "OWN_CLIENT_WEIGHT=1"])  # would overwrite the shipped weights
+    assert "--set must come with --out DIR" in capsys.readouterr().err
 
 
 def test_batch_logits_in_sorted_chunks_equal_one_padded_pass(trunk):
