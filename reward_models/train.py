@@ -30,6 +30,7 @@ settings skips that pass.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from pathlib import Path
@@ -255,12 +256,11 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     return facts
 
 
-def train_fluency(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
+def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
     """Train the well-formedness head: human training replies (1) against as many malformed texts made from them
     with the training phrase bank (0), full-batch on their MiniLM embeddings (punctuation made plain, as fluency
     reads replies); then fix its penalty threshold on EPITOME's held-out responses
-    (:data:`~reward_models.well_formed.PENALTY_QUANTILE`). ``cache`` is unused: this head reads sentence embeddings,
-    not trunk states."""
+    (:data:`~reward_models.well_formed.PENALTY_QUANTILE`)."""
     human = [plain_punctuation(t) for t in training_replies(data_dir) + read_counsel_pairs()[1]]
     bad = malformed(human, TRAIN_BANK.emotion_keywords, SEED)
     encoder = shared_encoder(device="cpu")
@@ -310,9 +310,9 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low_ok = value >= 1 if whole else (value > 0 if name.endswith("_LR") else value >= 0)
-    if not low_ok or (name == "LEVEL_RANK_SHARE" and value > 1) or value != value:
-        rule = ("at least 1" if whole else "above 0" if name.endswith("_LR") else
-                "in [0, 1]" if name == "LEVEL_RANK_SHARE" else "at least 0")
+    if not math.isfinite(value) or not low_ok or (name == "LEVEL_RANK_SHARE" and value > 1):
+        rule = ("finite" if not math.isfinite(value) else "at least 1" if whole else
+                "above 0" if name.endswith("_LR") else "in [0, 1]" if name == "LEVEL_RANK_SHARE" else "at least 0")
         raise MorlError.of("--set", f"{name} must be {rule}", value)
     return name, value
 
@@ -351,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     for name, train in (("fluency", train_fluency), ("reflection", train_reflection), ("empathy", train_empathy)):
         if args.only in (None, name):
-            facts = train(args.data_dir, args.out, log=lambda line: print(line, flush=True), cache=args.states_cache)
+            cache = {} if name == "fluency" else {"cache": args.states_cache}  # that head has no trunk states
+            facts = train(args.data_dir, args.out, log=lambda line: print(line, flush=True), **cache)
             print(f"{name}: {facts} ({time.monotonic() - started:.0f} s)", flush=True)
 
 
