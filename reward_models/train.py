@@ -72,6 +72,10 @@ REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.
 #: 0 leaves it out (the recipe of the shipped weights)
 OWN_CLIENT_WEIGHT = 0.0
 EMPATHY_OWN_CLIENT_WEIGHT = 0.0  # the same term on the empathy branch's mean expected level
+#: weight of the "rude ending" ranking term: a genuine reply scores higher than itself followed by a rude remark
+#: (one reply with and without the ending under one prompt, so only the ending differs); 0 leaves it out (the
+#: shipped recipe, where rude endings only meet the genuine replies in the family ranking terms)
+RUDE_PAIR_WEIGHT = 0.0
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the shipped recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = None
@@ -106,12 +110,13 @@ def combine_ranking_terms(terms: list[torch.Tensor]) -> torch.Tensor:
     return LEVEL_RANK_SHARE * level + (1.0 - LEVEL_RANK_SHARE) * torch.stack(families).mean()
 
 
-def own_client_loss(scores: torch.Tensor, rows: list[int], owners: np.ndarray) -> torch.Tensor:
-    """Mean ``softplus(s(p, r_q) - s(q, r_q))`` over the batch's rows that hold a reply written for another prompt
-    and whose own row (``owners``, see :class:`~reward_models.training_data.ReplySet`) is in the batch too; 0 if
-    none is."""
+def paired_loss(scores: torch.Tensor, rows: list[int], partners: np.ndarray) -> torch.Tensor:
+    """Mean ``softplus(s_row - s_partner)`` over the batch's rows whose partner row (``partners[row]``, -1 for none)
+    is in the batch too; 0 if none is. With ``owners`` (see :class:`~reward_models.training_data.ReplySet`) it asks
+    a reply to score higher with its own prompt than with another's, ``s(p, r_q) < s(q, r_q)``; with ``bases``,
+    a reply with a rude ending to score lower than the same reply without it."""
     position = {row: k for k, row in enumerate(rows)}
-    pairs = [(k, position[int(owners[row])]) for k, row in enumerate(rows) if int(owners[row]) in position]
+    pairs = [(k, position[int(partners[row])]) for k, row in enumerate(rows) if int(partners[row]) in position]
     if not pairs:
         return torch.zeros(())
     other, own = torch.tensor(pairs).T
@@ -170,6 +175,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     extra = bi_features(data.prompts, data.replies)
     targets = torch.tensor(data.targets, dtype=torch.float32)
     groups, kinds, owners = np.asarray(data.groups), np.asarray(data.kinds), np.asarray(data.owners)
+    bases = np.asarray(data.bases)
     graded = torch.as_tensor(np.char.startswith(kinds.astype(str), "pair-level") | (kinds == "counsel-written"))
     family = torch.as_tensor(np.unique(kinds, return_inverse=True)[1])
 
@@ -183,8 +189,10 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         fam = family[rows]
         for f in torch.unique(fam[~level_rows]):
             terms.append(ranking_loss(z, better & (y[:, None] == 1.0) & level_rows[:, None] & (fam[None, :] == f)))
-        own = own_client_loss(z, rows, owners) if OWN_CLIENT_WEIGHT else torch.zeros(())
-        return bce / weight.sum() + RANK_WEIGHT * (combine_ranking_terms(terms) + OWN_CLIENT_WEIGHT * own)
+        own = paired_loss(z, rows, owners) if OWN_CLIENT_WEIGHT else torch.zeros(())
+        rude = paired_loss(z, rows, bases) if RUDE_PAIR_WEIGHT else torch.zeros(())
+        return bce / weight.sum() + RANK_WEIGHT * (combine_ranking_terms(terms) + OWN_CLIENT_WEIGHT * own
+                                                   + RUDE_PAIR_WEIGHT * rude)
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
@@ -201,6 +209,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         "train_pairs": len(data.prompts), "seed": SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
         "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
+        **({"rude_pair_weight": RUDE_PAIR_WEIGHT} if RUDE_PAIR_WEIGHT else {}),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         "inputs": "cross+bi",
     }
@@ -227,7 +236,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         if better.any():
             total = total + EMPATHY_RANK_WEIGHT * ranking_loss(4.0 * expected_levels(logits).mean(-1), better)
         if EMPATHY_OWN_CLIENT_WEIGHT:
-            total = total + EMPATHY_OWN_CLIENT_WEIGHT * own_client_loss(4.0 * expected_levels(logits).mean(-1), rows,
+            total = total + EMPATHY_OWN_CLIENT_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
                                                                         owners)
         return total
 
@@ -292,7 +301,7 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 
 #: the recipe settings ``--set NAME=VALUE`` may change for an ablation (each retrained file's facts record them)
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
-                  "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT",
+                  "RUDE_PAIR_WEIGHT", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT",
                   "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT", "FORM_STEPS")
 
 

@@ -60,7 +60,9 @@ class ReplySet:
     """(prompt, reply) pairs with their targets: ``targets`` (n,) reflection in [0, 1], or (n, 3) empathy levels
     (``MASKED`` where unlabelled); ``groups`` ties the replies to one prompt together (for ranking losses);
     ``owners`` gives, for a reply written for another prompt, the row of that same reply with its own prompt (-1
-    for every other row), so a loss can compare one reply under two prompts."""
+    for every other row), so a loss can compare one reply under two prompts; ``bases`` gives, for a genuine reply
+    spoilt by a rude ending, the row of that genuine reply (same prompt and group; -1 for every other row), so a loss
+    can compare one reply with and without the ending."""
 
     prompts: list[str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
@@ -68,16 +70,21 @@ class ReplySet:
     groups: list[int] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     owners: list[int] = field(default_factory=list)
+    bases: list[int] = field(default_factory=list)
 
     def add(self, prompts: list[str], replies: list[str], target: object, groups: list[int], kind: str,
-            owners: list[int] | None = None) -> None:
-        """Append pairs that share one target and one kind (``owners``: see the class docstring)."""
+            owners: list[int] | None = None, bases: list[int] | None = None) -> list[int]:
+        """Append pairs that share one target and one kind (``owners``, ``bases``: see the class docstring); returns
+        their row indices."""
+        start = len(self.prompts)
         self.prompts += prompts
         self.replies += replies
         self.targets += [target] * len(prompts)
         self.groups += groups
         self.kinds += [kind] * len(prompts)
         self.owners += owners if owners is not None else [-1] * len(prompts)
+        self.bases += bases if bases is not None else [-1] * len(prompts)
+        return list(range(start, len(self.prompts)))
 
 
 def held_out_groups(n_groups: int) -> np.ndarray:
@@ -116,21 +123,28 @@ def reflection_set(data_dir: Path) -> ReplySet:
     of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
+    complex_rows: dict[int, list[int]] = {1: [], 2: []}  # the row of each training prompt's complex reflection
     for i in train:
         for column, level in enumerate(PAIR_LEVELS, start=1):
-            data.add([rows[i][0]], [rows[i][column].strip()], level / 2, [i], f"pair-level-{level}")
+            added = data.add([rows[i][0]], [rows[i][column].strip()], level / 2, [i], f"pair-level-{level}")
+            complex_rows.get(column, []).extend(added)
     prompts = [rows[i][0] for i in train]
     for seed, column in ((0, 1), (1, 2)):  # the negatives of each of the two complex reflections
         for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed).items():
-            data.add(prompts, replies, 0.0, train, name)
+            data.add(prompts, replies, 0.0, train, name, bases=_spoilt_bases(name, complex_rows[column]))
     counsel_prompts, written = read_counsel_pairs()
     groups = [len(rows) + k for k in range(len(counsel_prompts))]
-    data.add(counsel_prompts, written, 1.0, groups, "counsel-written")
+    written_rows = data.add(counsel_prompts, written, 1.0, groups, "counsel-written")
     for seed in (0, 1):
         for name, replies in hard_negatives(counsel_prompts, written, seed).items():
-            data.add(counsel_prompts, replies, 0.0, groups, name)
+            data.add(counsel_prompts, replies, 0.0, groups, name, bases=_spoilt_bases(name, written_rows))
     add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1)
     return data
+
+
+def _spoilt_bases(generator: str, genuine_rows: list[int]) -> list[int] | None:
+    """The ``bases`` of a generator's negatives: the genuine rows they extend for ``rude_appended``, else None."""
+    return genuine_rows if generator == "rude_appended" else None
 
 
 def add_mismatched(data: ReplySet, genuine_kinds: tuple[str, ...], per_reply: int, seed: int,

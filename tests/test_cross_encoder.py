@@ -113,15 +113,18 @@ def test_group_batches_bring_the_owner_rows_along():
         assert len(batch) == len(set(batch))
 
 
-def test_own_client_loss_compares_one_reply_under_two_prompts():
-    from reward_models.train import own_client_loss
+def test_paired_loss_compares_each_row_with_its_partner_row():
+    from reward_models.train import paired_loss
 
     owners = np.array([-1, 0, -1, 2])  # rows 1 and 3 hold the replies of rows 0 and 2 under another prompt
     right = torch.tensor([3.0, -3.0, 2.0, -2.0])  # each reply scores higher with its own client
-    assert own_client_loss(right, [0, 1, 2, 3], owners) < own_client_loss(-right, [0, 1, 2, 3], owners)
+    assert paired_loss(right, [0, 1, 2, 3], owners) < paired_loss(-right, [0, 1, 2, 3], owners)
     expected = torch.nn.functional.softplus(torch.tensor([-6.0, -4.0])).mean()
-    assert own_client_loss(right, [0, 1, 2, 3], owners) == pytest.approx(float(expected))
-    assert own_client_loss(right[[1, 2]], [1, 2], owners) == 0  # row 1's own row is not in the batch
+    assert paired_loss(right, [0, 1, 2, 3], owners) == pytest.approx(float(expected))
+    assert paired_loss(right[[1, 2]], [1, 2], owners) == 0  # row 1's own row is not in the batch
+    bases = np.array([-1, -1, 1, -1])  # row 2 holds row 1's reply followed by a rude remark
+    assert paired_loss(torch.tensor([0.0, 1.0, 3.0, 0.0]), [0, 1, 2, 3], bases) == pytest.approx(
+        float(torch.nn.functional.softplus(torch.tensor(2.0))))
 
 
 def test_level_rank_share_splits_the_ranking_loss_between_levels_and_families(monkeypatch):
