@@ -52,6 +52,7 @@ from reward_models.text_features import plain_punctuation
 from reward_models.training_data import (
     COUNSEL_TRAIN_FILE,
     EPITOME_MECHANISMS,
+    EXTRA_MISMATCHED,
     MASKED,
     SEED,
     empathy_set,
@@ -76,6 +77,9 @@ EMPATHY_OWN_CLIENT_WEIGHT = 0.0  # the same term on the empathy branch's mean ex
 #: (one reply with and without the ending under one prompt, so only the ending differs); 0 leaves it out (the
 #: shipped recipe, where rude endings only meet the genuine replies in the family ranking terms)
 RUDE_PAIR_WEIGHT = 0.0
+#: how many of each genuine reply's extra mismatched negatives are reflections written for a *similar* prompt (the
+#: rest: any other prompt); 0 is the shipped recipe (all drawn at random)
+NEAREST_MISMATCHED = 0
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the shipped recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = None
@@ -169,7 +173,7 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
-    data, trunk = reflection_set(data_dir), shared_trunk(device="cpu")
+    data, trunk = reflection_set(data_dir, NEAREST_MISMATCHED), shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     extra = bi_features(data.prompts, data.replies)
@@ -210,6 +214,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
         **({"rude_pair_weight": RUDE_PAIR_WEIGHT} if RUDE_PAIR_WEIGHT else {}),
+        **({"nearest_mismatched": NEAREST_MISMATCHED} if NEAREST_MISMATCHED else {}),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         "inputs": "cross+bi",
     }
@@ -301,27 +306,29 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 
 #: the recipe settings ``--set NAME=VALUE`` may change for an ablation (each retrained file's facts record them)
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
-                  "RUDE_PAIR_WEIGHT", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT",
-                  "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT", "FORM_STEPS")
+                  "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
+                  "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
-    rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1]. Raises MorlError naming what is wrong."""
+    rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], ``NEAREST_MISMATCHED`` an int in [0, the
+    extra mismatched replies per reply]. Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS"))
+    whole = name.endswith(("_EPOCHS", "_STEPS")) or name == "NEAREST_MISMATCHED"
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
-    low_ok = value >= 1 if whole else (value > 0 if name.endswith("_LR") else value >= 0)
-    if not math.isfinite(value) or not low_ok or (name == "LEVEL_RANK_SHARE" and value > 1):
-        rule = ("finite" if not math.isfinite(value) else "at least 1" if whole else
-                "above 0" if name.endswith("_LR") else "in [0, 1]" if name == "LEVEL_RANK_SHARE" else "at least 0")
+    low = 1 if name.endswith(("_EPOCHS", "_STEPS")) else 0
+    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED}.get(name, math.inf)
+    if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
+        rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else
+                f"in [{low}, {high}]" if math.isfinite(high) else f"at least {low}")
         raise MorlError.of("--set", f"{name} must be {rule}", value)
     return name, value
 

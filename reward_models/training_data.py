@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from morl_core.pair_data import PAIR_LEVELS, read_pair_rows
+from reward_models.encoder import shared_encoder
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
 from reward_models.text_features import plain_punctuation
 
@@ -118,9 +119,11 @@ def _pair_training_rows(data_dir: Path) -> tuple[list[list[str]], list[int]]:
     return rows, [i for i in range(len(rows)) if i not in held]
 
 
-def reflection_set(data_dir: Path) -> ReplySet:
+def reflection_set(data_dir: Path, nearest_mismatched: int = 0) -> ReplySet:
     """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
-    of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies)."""
+    of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies);
+    ``nearest_mismatched``: how many of the extra mismatched replies come from similar prompts (see
+    :func:`add_mismatched`; 0 in the shipped recipe)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
     complex_rows: dict[int, list[int]] = {1: [], 2: []}  # the row of each training prompt's complex reflection
@@ -138,7 +141,7 @@ def reflection_set(data_dir: Path) -> ReplySet:
     for seed in (0, 1):
         for name, replies in hard_negatives(counsel_prompts, written, seed).items():
             data.add(counsel_prompts, replies, 0.0, groups, name, bases=_spoilt_bases(name, written_rows))
-    add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1)
+    add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1, nearest=nearest_mismatched)
     return data
 
 
@@ -148,15 +151,40 @@ def _spoilt_bases(generator: str, genuine_rows: list[int]) -> list[int] | None:
 
 
 def add_mismatched(data: ReplySet, genuine_kinds: tuple[str, ...], per_reply: int, seed: int,
-                   target: object = 0.0) -> None:
+                   target: object = 0.0, nearest: int = 0) -> None:
     """Append ``per_reply`` more "mismatched" negatives (``target``) for every reply of ``genuine_kinds``: genuine
-    replies of other prompts drawn at random (the suite's own generator pairs each prompt with one fixed partner)."""
+    replies of other prompts drawn at random (the suite's own generator pairs each prompt with one fixed partner).
+    With ``nearest`` > 0, that many of each reply's partners are instead drawn from the replies to the
+    :data:`NEAR_POOL` prompts most like its own (:func:`similar_prompts`): a reflection of another client with the
+    same worry is the hardest mismatch, and the one a random partner seldom is."""
     genuine = [i for i, kind in enumerate(data.kinds) if kind in genuine_kinds]
     rng = random.Random(seed)
-    for i in genuine:
-        partners = [j for j in rng.sample(genuine, per_reply + 3) if data.groups[j] != data.groups[i]][:per_reply]
+    near = similar_prompts([data.prompts[i] for i in genuine], [data.groups[i] for i in genuine]) if nearest else None
+    for k, i in enumerate(genuine):
+        partners = [genuine[j] for j in rng.sample(near[k], min(nearest, len(near[k])))] if near else []
+        drawn = [j for j in rng.sample(genuine, per_reply + 3 + len(partners))
+                 if data.groups[j] != data.groups[i] and j not in partners]
+        partners += drawn[:per_reply - len(partners)]
         data.add([data.prompts[i]] * len(partners), [data.replies[j] for j in partners], target,
                  [data.groups[i]] * len(partners), "mismatched", owners=partners)
+
+
+#: how many of the most similar prompts a hard mismatch is drawn from, and the prompt similarity from which two
+#: prompts count as one (a reply to a near-duplicate prompt may well fit it, so it is no negative)
+NEAR_POOL, NEAR_DUPLICATE = 24, 0.9
+
+
+def similar_prompts(prompts: list[str], groups: list[int]) -> list[list[int]]:
+    """For each position, the positions of the :data:`NEAR_POOL` most similar prompts of other groups (cosine of
+    the shared sentence encoder's embeddings, near-duplicates above :data:`NEAR_DUPLICATE` left out)."""
+    unique = sorted(set(prompts))
+    index = {p: k for k, p in enumerate(unique)}
+    embedded = shared_encoder(device="cpu").encode(unique)
+    similarity = (embedded @ embedded.T)[np.ix_([index[p] for p in prompts], [index[p] for p in prompts])]
+    same = np.asarray(groups)[:, None] == np.asarray(groups)[None, :]
+    similarity[same | (similarity > NEAR_DUPLICATE)] = -np.inf
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, :NEAR_POOL]
+    return [[int(j) for j in row if np.isfinite(similarity[k, j])] for k, row in enumerate(order)]
 
 
 def read_epitome(data_dir: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:

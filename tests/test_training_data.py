@@ -95,3 +95,26 @@ def test_rude_ending_rows_know_the_genuine_row_they_extend(data_dir):
         j = data.bases[i]
         assert data.kinds[j] in ("pair-level-2", "counsel-written") and data.prompts[i] == data.prompts[j]
         assert data.groups[i] == data.groups[j] and data.replies[i].startswith(data.replies[j].rstrip() + " ")
+
+
+def test_nearest_mismatched_partners_answer_similar_prompts_of_other_groups(data_dir):
+    from reward_models.encoder import shared_encoder
+    from reward_models.training_data import EXTRA_MISMATCHED, reflection_set, similar_prompts
+
+    prompts = ["I can't sleep since my divorce.", "My divorce keeps me awake at night.", "I love my new puppy.",
+               "I can't sleep since my divorce."]
+    near = similar_prompts(prompts, [0, 1, 2, 0])
+    assert near[0][0] == 1 and 3 not in near[0] and 0 not in near[3]  # the same group is never a partner
+    plain, hard = reflection_set(data_dir), reflection_set(data_dir, nearest_mismatched=3)
+    assert len(plain.prompts) == len(hard.prompts) and plain.prompts == hard.prompts
+    encoder = shared_encoder(device="cpu")
+
+    def mean_similarity(data) -> float:
+        rows = [i for i, k in enumerate(data.kinds) if k == "mismatched" and data.owners[i] >= 0]
+        own = encoder.encode([data.prompts[i] for i in rows])
+        other = encoder.encode([data.prompts[data.owners[i]] for i in rows])
+        return float((own * other).sum(1).mean())
+
+    assert mean_similarity(hard) > mean_similarity(plain) + 0.05
+    assert all(hard.groups[i] != hard.groups[hard.owners[i]] for i, o in enumerate(hard.owners) if o >= 0)
+    assert sum(k == "mismatched" for k in hard.kinds) >= EXTRA_MISMATCHED * 220
