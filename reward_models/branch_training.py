@@ -44,23 +44,33 @@ def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[st
     return out
 
 
+def pair_key(prompt: str, reply: str) -> str:
+    """A (prompt, reply) pair's key in a states cache: a digest of both texts."""
+    return hashlib.sha256(json.dumps([prompt, reply], ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
+
+
 def cached_trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str],
                         cache: Path | None) -> list[torch.Tensor]:
-    """:func:`trunk_states`, kept in ``cache`` (a folder, or None for no cache) under a key of the trunk's identity
-    and every (prompt, reply) pair: retraining with other loss settings skips the trunk pass (a file is read only
-    for exactly the same trunk and pairs; written atomically)."""
+    """:func:`trunk_states`, kept in ``cache`` (a folder, or None for no cache) pair by pair: one file per trunk
+    identity maps each pair's :func:`pair_key` to its states, so a rerun with other loss settings skips the trunk
+    pass, and a training set that differs in a few pairs (other negatives) runs only those. New pairs are added by
+    rewriting the file atomically (two runs adding at once keep the later one's pairs; the others are recomputed
+    when next asked for)."""
     if cache is None:
         return trunk_states(trunk, prompts, replies)
-    listing = json.dumps([trunk.identity(), list(prompts), list(replies)], sort_keys=True, ensure_ascii=False)
-    path = Path(cache) / f"trunk-states-{hashlib.sha256(listing.encode('utf-8')).hexdigest()[:24]}.pt"
-    if path.is_file():
-        return torch.load(path, weights_only=True)
-    states = trunk_states(trunk, prompts, replies)
-    buffer = io.BytesIO()
-    torch.save(states, buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, buffer.getvalue())
-    return states
+    identity = json.dumps(trunk.identity(), sort_keys=True)
+    path = Path(cache) / f"trunk-states-{hashlib.sha256(identity.encode('utf-8')).hexdigest()[:24]}.pt"
+    stored: dict[str, torch.Tensor] = torch.load(path, weights_only=True) if path.is_file() else {}
+    keys = [pair_key(p, r) for p, r in zip(prompts, replies)]
+    missing = {key: i for i, key in enumerate(keys) if key not in stored}
+    if missing:
+        rows = list(missing.values())
+        stored.update(zip(missing, trunk_states(trunk, [prompts[i] for i in rows], [replies[i] for i in rows])))
+        buffer = io.BytesIO()
+        torch.save(stored, buffer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buffer.getvalue())
+    return [stored[key] for key in keys]
 
 
 def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,8 +23,8 @@ other work, measured on an AVX2-only CPU). Seeded, so a rerun on the same machin
 
 Ablations: ``--set NAME=VALUE`` (repeatable) changes one of :data:`RECIPE_OPTIONS` for this run and needs ``--out``
 (the shipped weights come only from the shipped recipe); each file's facts record the settings it was trained with.
-``--states-cache DIR`` keeps the frozen trunk's states of the training pairs between runs, so a run with other loss
-settings skips that pass.
+``--states-cache DIR`` keeps the frozen trunk's states of the training pairs between runs, pair by pair, so a run
+with other loss settings skips that pass and one with other negatives runs only its new pairs through the trunk.
 """
 
 from __future__ import annotations

@@ -54,17 +54,20 @@ def test_precomputed_states_drop_padding_and_keep_order(trunk):
         s.shape[0] for s in states[:2])
 
 
-def test_cached_trunk_states_are_written_once_and_read_back_for_the_same_pairs(trunk, tmp_path, monkeypatch):
+def test_cached_trunk_states_are_kept_per_pair_and_computed_once(trunk, tmp_path, monkeypatch):
     prompts, replies = [PROMPT, "Hi."], ["Okay.", REFLECTION]
     first = cached_trunk_states(trunk, prompts, replies, tmp_path)
-    files = list(tmp_path.glob("trunk-states-*.pt"))
-    assert len(files) == 1
+    assert len(list(tmp_path.glob("trunk-states-*.pt"))) == 1
     monkeypatch.setattr("reward_models.branch_training.trunk_states", lambda *a: pytest.fail("recomputed"))
     again = cached_trunk_states(trunk, prompts, replies, tmp_path)
     assert all(torch.equal(a, b) for a, b in zip(first, again))
-    monkeypatch.undo()
-    cached_trunk_states(trunk, prompts, ["Okay.", "Something else."], tmp_path)  # other pairs: another file
-    assert len(list(tmp_path.glob("trunk-states-*.pt"))) == 2
+    computed = []
+    monkeypatch.setattr("reward_models.branch_training.trunk_states",
+                        lambda t, p, r: computed.append(list(zip(p, r))) or trunk_states(t, p, r))
+    mixed = cached_trunk_states(trunk, [PROMPT, PROMPT], ["Okay.", "Something else."], tmp_path)
+    assert computed == [[(PROMPT, "Something else.")]]  # only the new pair runs through the trunk
+    assert torch.equal(mixed[0], first[0]) and len(list(tmp_path.glob("trunk-states-*.pt"))) == 1
+    assert torch.equal(mixed[1], trunk_states(trunk, [PROMPT], ["Something else."])[0])
 
 
 def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, capsys):
