@@ -80,6 +80,7 @@ RUDE_PAIR_WEIGHT = 0.0
 #: how many of each genuine reply's extra mismatched negatives are reflections written for a *similar* prompt (the
 #: rest: any other prompt); 0 is the shipped recipe (all drawn at random)
 NEAREST_MISMATCHED = 0
+EMPATHY_NEAREST_MISMATCHED = 0  # the same for the empathy set's extra mismatched replies (three per reply)
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the shipped recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = None
@@ -226,7 +227,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
     above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
     :func:`train_reflection`)."""
-    data, trunk = empathy_set(data_dir), shared_trunk(device="cpu")
+    data, trunk = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED), shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
@@ -258,7 +259,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
              "trunk": trunk.identity(), "inputs": "cross+bi",
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
-             **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {})}
+             **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
+             **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {})}
     for mechanism in EPITOME_MECHANISMS:
         probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {
@@ -307,25 +309,27 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 #: the recipe settings ``--set NAME=VALUE`` may change for an ablation (each retrained file's facts record them)
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
-                  "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT", "FORM_STEPS")
+                  "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
+                  "EMPATHY_NEAREST_MISMATCHED", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
-    rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], ``NEAREST_MISMATCHED`` an int in [0, the
-    extra mismatched replies per reply]. Raises MorlError naming what is wrong."""
+    rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
+    in [0, the set's extra mismatched replies per reply]. Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS")) or name == "NEAREST_MISMATCHED"
+    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low = 1 if name.endswith(("_EPOCHS", "_STEPS")) else 0
-    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED}.get(name, math.inf)
+    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED,
+            "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else
                 f"in [{low}, {high}]" if math.isfinite(high) else f"at least {low}")

@@ -229,10 +229,11 @@ def held_out_responses(data_dir: Path) -> list[str]:
     return [r for r in held if r and r not in seen]
 
 
-def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:
+def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched: int = 0) -> ReplySet:
     """EPITOME's training pairs with their three levels; hard negatives (level 0 everywhere) on a share of its
     training posts and on every PAIR and Counsel training prompt; the PAIR and written complex reflections as
-    interpretations of level 2 (the other mechanisms masked)."""
+    interpretations of level 2 (the other mechanisms masked); ``nearest_mismatched``: as for
+    :func:`reflection_set`."""
     data = ReplySet()
     seekers, posts, replies, levels = read_epitome(data_dir)
     train = np.flatnonzero(~epitome_held_out(seekers))
@@ -254,5 +255,6 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35) -> ReplySet:
     data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
     for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
         data.add(prompts, negatives, [0, 0, 0], groups, name)
-    add_mismatched(data, ("complex-reflection",), EXTRA_MISMATCHED // 2, seed=3, target=[0, 0, 0])
+    add_mismatched(data, ("complex-reflection",), EXTRA_MISMATCHED // 2, seed=3, target=[0, 0, 0],
+                   nearest=nearest_mismatched)
     return data

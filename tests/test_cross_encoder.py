@@ -81,7 +81,7 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
                         ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0"), ("RANK_WEIGHT=nan", "must be finite"),
                         ("NEAREST_MISMATCHED=7", "in [0, 6]"), ("NEAREST_MISMATCHED=1.5", "must be an int"),
-                        ("FORM_STEPS=0", "at least 1")):
+                        ("EMPATHY_NEAREST_MISMATCHED=4", "in [0, 3]"), ("FORM_STEPS=0", "at least 1")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):
