@@ -243,7 +243,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
             total = total + EMPATHY_RANK_WEIGHT * ranking_loss(4.0 * expected_levels(logits).mean(-1), better)
         if EMPATHY_OWN_CLIENT_WEIGHT:
             total = total + EMPATHY_OWN_CLIENT_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
-                                                                        owners)
+                                                                    owners)
         return total
 
     extra = bi_features(data.prompts, data.replies)

@@ -126,11 +126,12 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0) -> ReplySet:
     :func:`add_mismatched`; 0 in the shipped recipe)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
-    complex_rows: dict[int, list[int]] = {1: [], 2: []}  # the row of each training prompt's complex reflection
+    complex_rows: dict[int, list[int]] = {1: [], 2: []}  # per complex-reflection column: its row of each prompt
     for i in train:
         for column, level in enumerate(PAIR_LEVELS, start=1):
             added = data.add([rows[i][0]], [rows[i][column].strip()], level / 2, [i], f"pair-level-{level}")
-            complex_rows.get(column, []).extend(added)
+            if column in complex_rows:
+                complex_rows[column] += added
     prompts = [rows[i][0] for i in train]
     for seed, column in ((0, 1), (1, 2)):  # the negatives of each of the two complex reflections
         for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed).items():
