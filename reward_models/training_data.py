@@ -178,10 +178,8 @@ NEAR_POOL, NEAR_DUPLICATE = 24, 0.9
 def similar_prompts(prompts: list[str], groups: list[int]) -> list[list[int]]:
     """For each position, the positions of the :data:`NEAR_POOL` most similar prompts of other groups (cosine of
     the shared sentence encoder's embeddings, near-duplicates above :data:`NEAR_DUPLICATE` left out)."""
-    unique = sorted(set(prompts))
-    index = {p: k for k, p in enumerate(unique)}
-    embedded = shared_encoder(device="cpu").encode(unique)
-    similarity = (embedded @ embedded.T)[np.ix_([index[p] for p in prompts], [index[p] for p in prompts])]
+    embedded = shared_encoder(device="cpu").encode(prompts)  # L2-normalised, so the dot product is the cosine
+    similarity = embedded @ embedded.T
     same = np.asarray(groups)[:, None] == np.asarray(groups)[None, :]
     similarity[same | (similarity > NEAR_DUPLICATE)] = -np.inf
     order = np.argsort(-similarity, axis=1, kind="stable")[:, :NEAR_POOL]
