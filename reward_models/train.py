@@ -50,6 +50,7 @@ from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
 from reward_models.robustness import TRAIN_BANK
 from reward_models.text_features import plain_punctuation
 from reward_models.training_data import (
+    COUNSEL_SECOND_FILE,
     COUNSEL_TRAIN_FILE,
     EPITOME_MECHANISMS,
     EXTRA_MISMATCHED,
@@ -81,6 +82,9 @@ RUDE_PAIR_WEIGHT = 0.0
 #: rest: any other prompt); 0 is the shipped recipe (all drawn at random)
 NEAREST_MISMATCHED = 0
 EMPATHY_NEAREST_MISMATCHED = 0  # the same for the empathy set's extra mismatched replies (three per reply)
+#: written reflections per Counsel training statement that both branches train on: 1 (the shipped recipe) or 2 (the
+#: second restates the client in other words, so the branches meet more reflections that share few of their words)
+COUNSEL_REFLECTIONS = 1
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the shipped recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = None
@@ -171,10 +175,17 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
     return prompts, replies, np.array(levels), np.array(groups)
 
 
+def _second_reflection_facts() -> dict:
+    """The facts recording a run that trained on the second written reflections (none for the shipped recipe)."""
+    if COUNSEL_REFLECTIONS == 1:
+        return {}
+    return {"counsel_reflections": COUNSEL_REFLECTIONS, "counsel_second_sha256": file_sha256(COUNSEL_SECOND_FILE)}
+
+
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
-    data, trunk = reflection_set(data_dir, NEAREST_MISMATCHED), shared_trunk(device="cpu")
+    data, trunk = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS), shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     extra = bi_features(data.prompts, data.replies)
@@ -216,6 +227,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
         **({"rude_pair_weight": RUDE_PAIR_WEIGHT} if RUDE_PAIR_WEIGHT else {}),
         **({"nearest_mismatched": NEAREST_MISMATCHED} if NEAREST_MISMATCHED else {}),
+        **_second_reflection_facts(),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         "inputs": "cross+bi",
     }
@@ -227,7 +239,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
     above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
     :func:`train_reflection`)."""
-    data, trunk = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED), shared_trunk(device="cpu")
+    data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS)
+    trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
@@ -260,7 +273,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              "trunk": trunk.identity(), "inputs": "cross+bi",
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
-             **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {})}
+             **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
+             **_second_reflection_facts()}
     for mechanism in EPITOME_MECHANISMS:
         probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {
@@ -310,25 +324,26 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
                   "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
-                  "EMPATHY_NEAREST_MISMATCHED", "FORM_STEPS")
+                  "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
-    in [0, the set's extra mismatched replies per reply]. Raises MorlError naming what is wrong."""
+    in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2. Raises MorlError naming
+    what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED"))
+    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
-    low = 1 if name.endswith(("_EPOCHS", "_STEPS")) else 0
-    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED,
+    low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
+    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
             "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else

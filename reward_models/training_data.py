@@ -8,7 +8,9 @@ Sources, all read from a path (third-party data is never copied into the package
 - EPITOME (Sharma et al., 2020), ``epitome/*-reddit.csv``: 3-level labels of three empathy mechanisms; a fifth of
   the seeker posts is held out.
 - The project's own 220 training statements with a written complex reflection (``reward_models/data/
-  counsel_train_pairs.json``, CC0). The validation and test statements and their reflections never enter training.
+  counsel_train_pairs.json``, CC0), and a second reflection of each that restates it in other words
+  (``counsel_train_second.json``, CC0; used when a recipe asks for two per statement, as PAIR has two per prompt).
+  The validation and test statements and their reflections never enter training.
 - Hard negatives (:func:`hard_negatives`): the degenerate replies of the adversarial suite
   (``reward_models.robustness``) built on the *training* prompts from the *training* phrase bank only, so the suite,
   which uses held-out prompts and a disjoint phrase bank, measures generalisation rather than memorised phrases.
@@ -35,12 +37,13 @@ from reward_models.encoder import shared_encoder
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
 from reward_models.text_features import plain_punctuation
 
-__all__ = ["COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set", "hard_negatives",
-           "held_out_groups", "held_out_responses", "read_counsel_pairs", "read_epitome", "reflection_set",
-           "training_replies"]
+__all__ = ["COUNSEL_SECOND_FILE", "COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set",
+           "hard_negatives", "held_out_groups", "held_out_responses", "read_counsel_pairs", "read_counsel_second",
+           "read_epitome", "reflection_set", "training_replies"]
 
 EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
+COUNSEL_SECOND_FILE = COUNSEL_TRAIN_FILE.with_name("counsel_train_second.json")
 HELD_OUT_FRACTION = 0.2
 SEED = 0
 MASKED = -1  # an empathy label left out of the loss
@@ -100,6 +103,18 @@ def read_counsel_pairs(path: Path = COUNSEL_TRAIN_FILE) -> tuple[list[str], list
     return [p["prompt"] for p in pairs], [p["reflection"] for p in pairs]
 
 
+def read_counsel_second(path: Path = COUNSEL_SECOND_FILE, first: Path = COUNSEL_TRAIN_FILE) -> list[str]:
+    """The second written reflection of every training statement, in the order of :func:`read_counsel_pairs`
+    (``first``); raises ValueError naming a statement of ``first`` that ``path`` lacks."""
+    second = {p["prompt_id"]: p["reflection"] for p in json.loads(path.read_text(encoding="utf-8"))["pairs"]}
+    ids = [p["prompt_id"] for p in json.loads(first.read_text(encoding="utf-8"))["pairs"]]
+    missing = [i for i in ids if i not in second]
+    if missing:
+        raise ValueError(f"{path.name} must hold a second reflection of every statement of {first.name}; "
+                         f"got none for {len(missing)}, e.g. {missing[0]!r}")
+    return [second[i] for i in ids]
+
+
 def hard_negatives(prompts: list[str], genuine: list[str], seed: int,
                    generators: tuple[str, ...] = NEGATIVE_GENERATORS) -> dict[str, list[str]]:
     """The suite's degenerate replies to ``prompts`` from the training phrase bank; the stock sentence and question
@@ -119,11 +134,13 @@ def _pair_training_rows(data_dir: Path) -> tuple[list[list[str]], list[int]]:
     return rows, [i for i in range(len(rows)) if i not in held]
 
 
-def reflection_set(data_dir: Path, nearest_mismatched: int = 0) -> ReplySet:
+def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflections: int = 1) -> ReplySet:
     """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
     of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies);
     ``nearest_mismatched``: how many of the extra mismatched replies come from similar prompts (see
-    :func:`add_mismatched`; 0 in the shipped recipe)."""
+    :func:`add_mismatched`; 0 in the shipped recipe); ``counsel_reflections``: 1 (the shipped recipe: both sets of
+    a statement's negatives built on its one reflection) or 2 (its second reflection too, :func:`read_counsel_second`,
+    carrying the second set)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
     complex_rows: dict[int, list[int]] = {1: [], 2: []}  # per complex-reflection column: its row of each prompt
@@ -138,10 +155,14 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0) -> ReplySet:
             data.add(prompts, replies, 0.0, train, name, bases=_spoilt_bases(name, complex_rows[column]))
     counsel_prompts, written = read_counsel_pairs()
     groups = [len(rows) + k for k in range(len(counsel_prompts))]
-    written_rows = data.add(counsel_prompts, written, 1.0, groups, "counsel-written")
+    columns = [(written, data.add(counsel_prompts, written, 1.0, groups, "counsel-written"))]
+    if counsel_reflections == 2:
+        second = read_counsel_second()
+        columns.append((second, data.add(counsel_prompts, second, 1.0, groups, "counsel-written")))
     for seed in (0, 1):
-        for name, replies in hard_negatives(counsel_prompts, written, seed).items():
-            data.add(counsel_prompts, replies, 0.0, groups, name, bases=_spoilt_bases(name, written_rows))
+        genuine, genuine_rows = columns[min(seed, len(columns) - 1)]
+        for name, replies in hard_negatives(counsel_prompts, genuine, seed).items():
+            data.add(counsel_prompts, replies, 0.0, groups, name, bases=_spoilt_bases(name, genuine_rows))
     add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1, nearest=nearest_mismatched)
     return data
 
@@ -228,11 +249,13 @@ def held_out_responses(data_dir: Path) -> list[str]:
     return [r for r in held if r and r not in seen]
 
 
-def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched: int = 0) -> ReplySet:
+def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched: int = 0,
+                counsel_reflections: int = 1) -> ReplySet:
     """EPITOME's training pairs with their three levels; hard negatives (level 0 everywhere) on a share of its
     training posts and on every PAIR and Counsel training prompt; the PAIR and written complex reflections as
     interpretations of level 2 (the other mechanisms masked); ``nearest_mismatched``: as for
-    :func:`reflection_set`."""
+    :func:`reflection_set`; ``counsel_reflections`` 2 adds each statement's second reflection as one more level-2
+    interpretation (with its extra mismatched negatives)."""
     data = ReplySet()
     seekers, posts, replies, levels = read_epitome(data_dir)
     train = np.flatnonzero(~epitome_held_out(seekers))
@@ -254,6 +277,9 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
     data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
     for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
         data.add(prompts, negatives, [0, 0, 0], groups, name)
+    if counsel_reflections == 2:
+        data.add(counsel_prompts, read_counsel_second(), [MASKED, 2, MASKED], groups[len(pair_train):],
+                 "complex-reflection")
     add_mismatched(data, ("complex-reflection",), EXTRA_MISMATCHED // 2, seed=3, target=[0, 0, 0],
                    nearest=nearest_mismatched)
     return data

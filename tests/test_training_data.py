@@ -118,3 +118,30 @@ def test_nearest_mismatched_partners_answer_similar_prompts_of_other_groups(data
     assert mean_similarity(hard) > mean_similarity(plain) + 0.05
     assert all(hard.groups[i] != hard.groups[hard.owners[i]] for i, o in enumerate(hard.owners) if o >= 0)
     assert sum(k == "mismatched" for k in hard.kinds) >= EXTRA_MISMATCHED * 220
+
+
+def test_second_written_reflections_align_with_their_statements_and_carry_the_second_negatives(data_dir, tmp_path):
+    import json
+
+    from reward_models.training_data import (
+        COUNSEL_SECOND_FILE,
+        EXTRA_MISMATCHED,
+        read_counsel_pairs,
+        read_counsel_second,
+        reflection_set,
+    )
+
+    prompts, first = read_counsel_pairs()
+    second = read_counsel_second()
+    assert len(second) == len(prompts) == 220 and not set(second) & set(first)
+    one, two = reflection_set(data_dir), reflection_set(data_dir, counsel_reflections=2)
+    kinds = np.asarray(two.kinds)
+    assert (kinds == "counsel-written").sum() == 440
+    assert len(two.prompts) - len(one.prompts) == 220 * (1 + EXTRA_MISMATCHED)  # each with its extra mismatches
+    rude = [r for p, r, k in zip(two.prompts, two.replies, two.kinds) if k == "rude_appended" and p == prompts[0]]
+    assert any(r.startswith(first[0] + " ") for r in rude) and any(r.startswith(second[0] + " ") for r in rude)
+    partial = json.loads(COUNSEL_SECOND_FILE.read_text(encoding="utf-8"))
+    partial["pairs"] = partial["pairs"][1:]
+    (tmp_path / "second.json").write_text(json.dumps(partial), encoding="utf-8")
+    with pytest.raises(ValueError, match="must hold a second reflection of every statement"):
+        read_counsel_second(tmp_path / "second.json")
