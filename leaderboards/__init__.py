@@ -7,6 +7,7 @@
 - ``choice``: ``evaluate_choice(agent, env_id)`` for the choice environments (actions pick candidate replies; exact
   rewards), same result schema.
 - ``answers``: the replies (or actions) a result carries, packed, and ``rescore``, which scores them again.
+- ``carry_over``: a result's stored answers scored by a newer version of its environment (no generation).
 - ``submission``: the result schema (version 2), ``validate``, ``compute_metrics`` and ``submit`` (re-scored,
   verified, atomic, duplicate-free storage under ``leaderboards/entries/<env-slug>/``); IGD and MUL against the
   choice environments' known fronts. ``verify``: an entry re-scored and its metrics recomputed.

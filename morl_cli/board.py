@@ -27,6 +27,7 @@ from pathlib import Path
 import morl_envs
 from agents.registry import agent_names
 from leaderboards.board import board_columns, boarded_envs, env_families, report, table
+from leaderboards.carry_over import carried_over, read_result_or_entry
 from leaderboards.protocol import bundle
 from leaderboards.render import markdown_report, markdown_table, write_html
 from leaderboards.submission import read_result, submit, write_result
@@ -39,7 +40,7 @@ from morl_core.files import file_sha256
 
 __all__ = ["COMMANDS", "add_commands", "run", "parse_with_result_arguments", "save_result"]
 
-COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify", "bundle")
+COMMANDS = ("evaluate", "submit", "leaderboard", "report", "verify", "bundle", "carry-over")
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -83,6 +84,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     bundle.add_argument("--training-seeds", type=int, nargs="+", required=True,
                         help="the training seed of each result, in the same order")
     bundle.add_argument("--out", required=True, type=Path, help="where to write the bundled result JSON")
+    carry = subparsers.add_parser("carry-over", help="a result's stored answers scored by a newer version of its "
+                                                     "environment (same prompts, new reward models; no generation)")
+    carry.add_argument("result", type=Path, help="a result JSON or a board entry (e.g. of a retired version)")
+    carry.add_argument("--env", required=True, help="the registered environment id to score the answers on")
+    carry.add_argument("--out", required=True, type=Path, help="where to write the carried result JSON")
 
 
 def _check_env(env_id: str) -> None:
@@ -202,11 +208,19 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _carry_over(args: argparse.Namespace) -> int:
+    _check_env(args.env)
+    result = carried_over(read_result_or_entry(args.result), args.env)
+    write_result(result, args.out)
+    print(f"wrote {args.out}: {result['agent']['name']} on {args.env}, HV {result['claimed_metrics']['hv_mean']:.4f}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the leaderboard sub-command ``args.command``; 0 on success, 2 (after ``error: ...`` on stderr) on a
     user error."""
     handlers = {"evaluate": _evaluate, "submit": _submit, "leaderboard": _leaderboard, "report": _report,
-                "verify": _verify, "bundle": _bundle}
+                "verify": _verify, "bundle": _bundle, "carry-over": _carry_over}
     if args.command not in handlers:
         raise ValueError(f"`args.command` must be one of {COMMANDS}; got {args.command!r}")
     return run_reporting_errors(handlers[args.command], args)
