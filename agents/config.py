@@ -108,7 +108,7 @@ class PolicyConfig:
 class TrainConfig:
     """One k-SCST training run of one policy (``agents.rl.train``)."""
 
-    env_id: str = _f("morl/Counsel-v1", "registered environment id (`morl-bench envs` lists them)")
+    env_id: str = _f("morl/Counsel-v2", "registered environment id (`morl-bench envs` lists them)")
     env_kwargs: dict = _f(None, "keyword arguments for gymnasium.make, e.g. {'objectives': ('conciseness',)}",
                           factory=dict)
     scalarizer: str = _f("linear", f"how the per-objective advantages are combined: one of {SCALARIZERS.names()}")

@@ -1,6 +1,6 @@
 """Env-step benchmark: replies scored per second, and the vector env's overhead over its raw reward models.
 
-    python benchmarks/env_step.py [--env morl/Counsel-v1] [--batches 1 16 64] [--repeats 3]
+    python benchmarks/env_step.py [--env morl/Counsel-v2] [--batches 1 16 64] [--repeats 3]
 
 For each batch size B: (1) the raw batched forward passes, i.e. every reward model's own scoring call on B
 (prompt, reply) pairs, summed; (2) one step of the native vector env (``gym.make_vec(...,
@@ -28,7 +28,7 @@ from morl_core.device import default_device, shared_encoder
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="morl/Counsel-v1")
+    parser.add_argument("--env", default="morl/Counsel-v2")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "env_step.json")

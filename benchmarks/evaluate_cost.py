@@ -1,6 +1,6 @@
 """Evaluation cost: the protocol's seconds for the default policy and a canned agent, before and after, in one run.
 
-    python benchmarks/evaluate_cost.py [--env morl/Counsel-v1] [--seeds 0 1 2] [--max-prompts N]
+    python benchmarks/evaluate_cost.py [--env morl/Counsel-v2] [--seeds 0 1 2] [--max-prompts N]
 
 Evaluation is half of every training run's cost. This times ``leaderboards.evaluate`` (3 seeds, the whole test
 split, the environment built once beforehand) on:
@@ -48,7 +48,7 @@ def timed_evaluation(agent: object, env: object, env_id: str, seeds: list[int], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="morl/Counsel-v1")
+    parser.add_argument("--env", default="morl/Counsel-v2")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max-prompts", type=int, default=None, help="default: the whole test split")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "evaluate_cost.json")

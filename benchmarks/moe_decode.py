@@ -6,7 +6,7 @@ against the single policy.
 The policy is SmolLM2-135M-Instruct (offline default) with ``--experts`` LoRA adapters (r 8, every linear layer but
 the head) whose B matrices are random, so every expert really computes. Every configuration decodes exactly
 ``--new-tokens`` tokens per sequence (end-of-sequence disabled), sampling at temperature 1, on the first test prompts
-of morl/Counsel-v1; the time per decode step (prefill included, divided by the steps) is the median of
+of morl/Counsel-v2; the time per decode step (prefill included, divided by the steps) is the median of
 ``--repeats`` runs after a warm-up:
 
 - ``single``: one adapter, ``generate()`` (the single-policy agent's decoding, LoRA branch unmerged);

@@ -1,6 +1,6 @@
 """Re-scoring benchmark: what ``submit`` pays to score a whole entry's replies again, against evaluating it.
 
-    python benchmarks/rescoring.py [--env morl/Counsel-v1] [--seeds 0 1 2]
+    python benchmarks/rescoring.py [--env morl/Counsel-v2] [--seeds 0 1 2]
 
 Since result schema 2, ``submit`` scores every distinct (prompt, reply) pair of a result with the installed
 environment's reward models (:func:`leaderboards.answers.rescore`) instead of trusting the submitted reward vectors.
@@ -62,7 +62,7 @@ def distinct_pairs(index: np.ndarray) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="morl/Counsel-v1")
+    parser.add_argument("--env", default="morl/Counsel-v2")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "rescoring.json")
     args = parser.parse_args()

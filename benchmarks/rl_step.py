@@ -1,6 +1,6 @@
 """RL-step benchmark: one k-SCST step, float32 against the fast path in the same run; PAMA's weighting against MGDA's.
 
-    python benchmarks/rl_step.py [--env morl/Counsel-v1] [--prompts 16] [--k 3] [--max-new-tokens 48] [--repeats 1]
+    python benchmarks/rl_step.py [--env morl/Counsel-v2] [--prompts 16] [--k 3] [--max-new-tokens 48] [--repeats 1]
                                  [--lora-layers 8] [--lora-dropout 0] [--profile] [--equivalence-prompts 32]
 
 At the default sizes (SmolLM2-135M-Instruct with LoRA r 8, 16 prompts x k = 3 replies, 48 new tokens; EMORL's step)
@@ -61,7 +61,7 @@ def path_configs(args: argparse.Namespace) -> dict[str, PolicyConfig]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", default="morl/Counsel-v1")
+    parser.add_argument("--env", default="morl/Counsel-v2")
     parser.add_argument("--model", default=None, help="policy LM (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--prompts", type=int, default=16)
     parser.add_argument("--k", type=int, default=3)

@@ -1,4 +1,4 @@
-"""morl-baselines' Envelope Q-learning on ``morl/Counsel-Choice-v1``: one network for every preference, on the board.
+"""morl-baselines' Envelope Q-learning on ``morl/Counsel-Choice-v2``: one network for every preference, on the board.
 
     pip install -e ".[morl]"      # morl-baselines 1.3.0 (the optional extra)
     OMP_NUM_THREADS=1 python examples/morl_baselines_choice.py [--timesteps 4000] [--seed 0] [--out R.json [--submit]]
@@ -48,7 +48,7 @@ from morl_core.extras import MissingExtraError, require_extra
 class Config:
     """One Envelope run: which env, the budget and the hyper-parameters (morl-baselines' defaults where not set)."""
 
-    env_id: str = field(default="morl/Counsel-Choice-v1", metadata={"help": "a registered choice env id"})
+    env_id: str = field(default="morl/Counsel-Choice-v2", metadata={"help": "a registered choice env id"})
     timesteps: int = field(default=4000, metadata={"help": "environment steps (= prompts answered) of training"})
     seed: int = field(default=0, metadata={"help": "seed of the network, the env, the weights and the replay"})
     learning_rate: float = field(default=3e-4, metadata={"help": "Adam step size"})

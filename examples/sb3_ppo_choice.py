@@ -1,4 +1,4 @@
-"""stable-baselines3 PPO on ``morl/Counsel-Choice-v1``, one run per preference, forming a Pareto front.
+"""stable-baselines3 PPO on ``morl/Counsel-Choice-v2``, one run per preference, forming a Pareto front.
 
     OMP_NUM_THREADS=1 python examples/sb3_ppo_choice.py [--timesteps 4096] [--seed 0] [--train-split test]
         [--out RESULT.json [--submit]]
@@ -53,7 +53,7 @@ DEFAULT_WEIGHTS = tuple(map(tuple, preference_set(3).tolist()))
 class Config:
     """One experiment: which env, which preferences, PPO's budget and hyper-parameters."""
 
-    env_id: str = field(default="morl/Counsel-Choice-v1", metadata={"help": "a registered choice env id"})
+    env_id: str = field(default="morl/Counsel-Choice-v2", metadata={"help": "a registered choice env id"})
     timesteps: int = field(default=4096, metadata={"help": "PPO environment steps (= prompts answered) per run"})
     seed: int = field(default=0, metadata={"help": "seed of every run, of the env and of the random baseline"})
     n_steps: int = field(default=256, metadata={"help": "PPO rollout length between updates"})

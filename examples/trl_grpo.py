@@ -1,7 +1,7 @@
 """TRL's GRPOTrainer against a morl environment's reward models, then evaluated and submitted like any board entry.
 
     pip install -e ".[trl]"      # TRL 1.16.0 (the optional extra)
-    OMP_NUM_THREADS=2 python examples/trl_grpo.py [--env morl/Counsel-FluencyConciseness-v1] \
+    OMP_NUM_THREADS=2 python examples/trl_grpo.py [--env morl/Counsel-FluencyConciseness-v2] \
         [--preference 0.25 0.75] [--steps 30] [--aggregation sum_then_normalize] --out-dir runs/trl \
         [--out trl.json [--submit]]
 
@@ -43,7 +43,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """The training options, and the result options of :func:`morl_cli.board.parse_with_result_arguments`."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                      allow_abbrev=False)
-    parser.add_argument("--env", default="morl/Counsel-FluencyConciseness-v1", help="registered text environment id")
+    parser.add_argument("--env", default="morl/Counsel-FluencyConciseness-v2", help="registered text environment id")
     parser.add_argument("--preference", type=float, nargs="+", default=[0.25, 0.75], help="the reward weights")
     parser.add_argument("--model", default=None, help="causal LM folder or cached hub id (default: shipped SmolLM2)")
     parser.add_argument("--steps", type=int, default=30, help="GRPO optimiser steps")

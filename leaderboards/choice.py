@@ -16,7 +16,7 @@ untrained policy of a choice environment (uniformly random picks), timed in the 
 ...     name, family = "pick", "multi-policy"
 ...     def act(self, observations, preference, seed):
 ...         return np.full(len(observations), int(np.argmax(preference)))
->>> result = evaluate_choice(Pick(), "morl/Counsel-Choice-v1", seeds=(0,))
+>>> result = evaluate_choice(Pick(), "morl/Counsel-Choice-v2", seeds=(0,))
 >>> np.asarray(result["rewards"]).shape, result["evaluation"]["n_prompts"]
 ((1, 15, 3), 55)
 """

@@ -1,7 +1,7 @@
 """The leaderboard's ``morl-bench`` sub-commands.
 
     morl-bench evaluate --agent default --env ID [--seeds 0 1 2] --out RESULT.json [--max-prompts N]
-    morl-bench evaluate --agent random --env morl/Counsel-Choice-v1 [--seeds 0 1 2] --out RESULT.json
+    morl-bench evaluate --agent random --env morl/Counsel-Choice-v2 [--seeds 0 1 2] --out RESULT.json
     morl-bench evaluate --agent my_package.agents:MyAgent [--agent-kwargs JSON] --env ID --out RESULT.json
     morl-bench evaluate --model PATH_OR_HUB_ID [--adapter DIR] [--preference-prompt T] --env ID --out RESULT.json
     morl-bench submit RESULT.json [--board-dir DIR]

@@ -1,9 +1,9 @@
 """Evaluate anything in one call: an agent object, a registered agent, your own agent class, or a model checkpoint.
 
     from morl_cli import evaluate
-    result = evaluate(MyAgent(), "morl/Counsel-v1", out="my-agent.json")        # an object implementing Agent
-    result = evaluate("my_package.agents:MyAgent", "morl/Counsel-v1")          # imported, built with agent_kwargs
-    result = evaluate("path/to/checkpoint", "morl/Counsel-v1", adapter="path/to/lora")   # any causal LM
+    result = evaluate(MyAgent(), "morl/Counsel-v2", out="my-agent.json")        # an object implementing Agent
+    result = evaluate("my_package.agents:MyAgent", "morl/Counsel-v2")          # imported, built with agent_kwargs
+    result = evaluate("path/to/checkpoint", "morl/Counsel-v2", adapter="path/to/lora")   # any causal LM
 
 then ``morl-bench submit my-agent.json``. It is what ``morl-bench evaluate`` runs; this layer is the only one that
 sees both the agents and the leaderboard's protocols, so the one call lives here.

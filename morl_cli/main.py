@@ -1,6 +1,6 @@
 """``morl-bench``: the project's command line.
 
-    morl-bench demo [--env morl/Counsel-v1] [--n 4] [--seed 0]    roll the default policy, print rewards
+    morl-bench demo [--env morl/Counsel-v2] [--n 4] [--seed 0]    roll the default policy, print rewards
     morl-bench envs                                                list the environments and where their prompts are
     morl-bench train --env ID --agent NAME [--preference W ...]    train a single-policy agent, print test rewards
                      [--steps N] [--seed S] [--result R.json]      before/after (and write a leaderboard result)
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="show weight-loading progress bars and transformers' info messages")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("demo", help="roll the default policy through an environment and print rewards")
-    run.add_argument("--env", default="morl/Counsel-v1", help="registered environment id")
+    run.add_argument("--env", default="morl/Counsel-v2", help="registered environment id")
     run.add_argument("--n", type=int, default=4, help="number of test prompts (1 to 55)")
     run.add_argument("--seed", type=int, default=0, help="sampling seed")
     commands.add_parser("envs", help="list the environments (text and choice) and where their prompts are found")

@@ -8,7 +8,7 @@ trained at a fixed preference (linear, chebyshev, dynaopt, mgda-anchor), the pre
 ``objectives = ["conciseness"]``, ``resume = true``). Optional ``eval_seeds`` writes a leaderboard result per job;
 ``[resources]`` is what each job asks Ray for (``num_cpus``, ``num_gpus``)::
 
-    env = "morl/Counsel-v1"
+    env = "morl/Counsel-v2"
     agents = ["linear", "pama"]
     seeds = [0, 1, 2]
     preferences = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]

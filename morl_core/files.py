@@ -19,10 +19,10 @@ __all__ = ["env_slug", "file_sha256", "write_atomic"]
 
 
 def env_slug(env_id: str) -> str:
-    """The folder name of an environment's files: ``morl/Counsel-v1`` -> ``morl-Counsel-v1``.
+    """The folder name of an environment's files: ``morl/Counsel-v2`` -> ``morl-Counsel-v2``.
 
-    >>> env_slug("morl/Counsel-v1")
-    'morl-Counsel-v1'
+    >>> env_slug("morl/Counsel-v2")
+    'morl-Counsel-v2'
     """
     return re.sub(r"[^A-Za-z0-9._-]", "-", env_id)
 

@@ -2,9 +2,9 @@
 
 >>> import gymnasium as gym, morl_envs
 >>> sorted(i for i in gym.registry if i.startswith("morl/"))[:3]
-['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1', 'morl/Counsel-FluencyConciseness-v1']
+['morl/Counsel-Choice-v2', 'morl/Counsel-EmpathyFluency-v2', 'morl/Counsel-FluencyConciseness-v2']
 >>> morl_envs.env_ids("choice")
-['morl/Counsel-Choice-v1', 'morl/PAIR-Choice-v1']
+['morl/Counsel-Choice-v2', 'morl/PAIR-Choice-v2']
 """
 
 from __future__ import annotations
@@ -32,15 +32,15 @@ __all__ = ["ENVS", "ENV_KINDS", "ChoiceEnv", "CounselEnv", "CounselVectorEnv", "
            "unregister_env"]
 
 # Text environments: the agent writes the reply.
-register_env("morl/Counsel-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
-register_env("morl/PAIR-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
-register_env("morl/Psych8k-v1", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
+register_env("morl/Counsel-v2", "text", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
+register_env("morl/PAIR-v2", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
+register_env("morl/Psych8k-v2", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
 # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
-register_env("morl/Counsel-FluencyConciseness-v1", "text", ("fluency", "conciseness"),
+register_env("morl/Counsel-FluencyConciseness-v2", "text", ("fluency", "conciseness"),
              {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.62 on v1
-register_env("morl/Counsel-EmpathyFluency-v1", "text", ("empathy", "fluency"),
+register_env("morl/Counsel-EmpathyFluency-v2", "text", ("empathy", "fluency"),
              {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.33 on v1
 # Choice environments: contextual bandits over fixed candidate replies, with known Pareto fronts (Box observations
 # and Discrete actions for classic MORL agents).
-register_env("morl/Counsel-Choice-v1", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
-register_env("morl/PAIR-Choice-v1", "choice", DEFAULT_OBJECTIVES, {"dataset": "pair"})
+register_env("morl/Counsel-Choice-v2", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
+register_env("morl/PAIR-Choice-v2", "choice", DEFAULT_OBJECTIVES, {"dataset": "pair"})

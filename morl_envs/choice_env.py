@@ -8,8 +8,8 @@ MiniLM embedding) and a Discrete action.
 
 Tables are :class:`CandidateTable` ``.npz`` files (``allow_pickle=False``):
 
-- ``morl/Counsel-Choice-v1``: ``morl_envs/data/counsel_choice.npz``, made by ``scripts/make_choice_data.py``.
-- ``morl/PAIR-Choice-v1``: PAIR's 8 human-written replies per prompt, read from ``data_dir`` / ``$MORL_DATA_DIR``
+- ``morl/Counsel-Choice-v2``: ``morl_envs/data/counsel_choice.npz``, made by ``scripts/make_choice_data.py``.
+- ``morl/PAIR-Choice-v2``: PAIR's 8 human-written replies per prompt, read from ``data_dir`` / ``$MORL_DATA_DIR``
   and scored once with the installed reward models; the table is cached in ``morl_core.assets.cache_dir()``
   under a key made of the data and model fingerprints.
 """
@@ -319,7 +319,7 @@ class ChoiceEnv(gym.Env):
     - PAIR: its human-written replies: 0-1 complex reflections, 2 a simple reflection, 3-7 non-reflections.
 
     ## Reward Space
-    ``Box(0, 1, (3,), float32)``, the reward models of ``morl/Counsel-v1`` applied to the chosen reply:
+    ``Box(0, 1, (3,), float32)``, the reward models of ``morl/Counsel-v2`` applied to the chosen reply:
     - reflection, [0, 1]: MiniLM embeddings + head trained on PAIR graded reflections.
     - empathy, [0, 1]: MiniLM embeddings + heads trained on EPITOME's three empathy mechanisms.
     - fluency, [0, 1]: 1 - NLL per reply token / ln(vocabulary) under SmolLM2-135M-Instruct.

@@ -54,7 +54,7 @@ def load_prompt_set(dataset: str, data_dir: str | None) -> PromptSet:
         return found
     if not _warned_fallback:
         warnings.warn("Psych8k is not available (no psych8k/*.json under `data_dir` / MORL_DATA_DIR and not in the "
-                      "hub cache): morl/Psych8k-v1 runs on the Counsel prompts instead; its data fingerprint and "
+                      "hub cache): morl/Psych8k-v2 runs on the Counsel prompts instead; its data fingerprint and "
                       "eval spec say so", stacklevel=3)
         _warned_fallback = True
     return load_counsel()

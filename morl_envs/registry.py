@@ -12,9 +12,9 @@ An entry's facts (objectives, reference point, preference set, test split) are k
 environment or loading any reward model; the fingerprints of data and models need the built environment
 (``env.unwrapped.eval_spec``). :func:`make` is the one way the project builds an environment.
 
->>> describe("morl/Counsel-v1").preferences.shape
+>>> describe("morl/Counsel-v2").preferences.shape
 (15, 3)
->>> describe("morl/Counsel-Choice-v1").kind
+>>> describe("morl/Counsel-Choice-v2").kind
 'choice'
 """
 
@@ -114,11 +114,11 @@ def unregister_env(env_id: str) -> EnvEntry:
 
 
 def successor(env_id: str) -> str | None:
-    """The newest registered version of a retired id (``morl/Counsel-v0`` -> ``morl/Counsel-v1``), or None when
+    """The newest registered version of a retired id (``morl/Counsel-v0`` -> ``morl/Counsel-v2``), or None when
     ``env_id`` is registered or no newer version of its name is.
 
-    >>> successor("morl/Counsel-v0"), successor("morl/Counsel-v1")
-    ('morl/Counsel-v1', None)
+    >>> successor("morl/Counsel-v0"), successor("morl/Counsel-v2")
+    ('morl/Counsel-v2', None)
     """
     match = _VERSIONED.match(env_id) if isinstance(env_id, str) else None
     if match is None or env_id in ENVS:
@@ -136,7 +136,7 @@ def describe(env_id: str, kind: str | None = None, **env_kwargs: Any) -> EnvEntr
     newer = successor(env_id)
     if newer is not None:
         raise MorlError.of("env_id", f"must be a current environment id; this version is retired, use {newer!r} "
-                           f"(its reward models replace ones that copying and stock phrases could game)", env_id)
+                           f"(its reward models replace ones that the adversarial suite shows easier to game)", env_id)
     entry = ENVS.get(env_id, "env_id")
     if kind is not None and entry.kind != kind:
         raise MorlError.of("env_id", f"must be a registered {kind} environment id {env_ids(kind)}", env_id,

@@ -1,13 +1,13 @@
 """Run the adversarial reward suite (:mod:`reward_models.robustness`) on an environment's reward models.
 
-    python -m morl_envs.robustness --env morl/Counsel-v1 [--set pair|counsel|both] [--out FILE.json] [--markdown]
+    python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both] [--out FILE.json] [--markdown]
                                    [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR]
 
 Genuine replies (what every degenerate reply is compared with):
-- ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v1``, 64 prompts the reflection
+- ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v2``, 64 prompts the reflection
   model never saw in training), each with its first complex reflection (``hq1``), read from ``$MORL_DATA_DIR`` /
   ``--data-dir`` (``pair/pair.csv``).
-- ``counsel``: the validation and test statements of ``morl/Counsel-v1`` with the project's written reflections
+- ``counsel``: the validation and test statements of ``morl/Counsel-v2`` with the project's written reflections
   (``morl_envs/data/counsel_reflections.json``); skipped with a message while that file is absent.
 
 Prints, per set, the share of prompts on which the genuine reply beats each generator (``--markdown``: the full
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suite on the chosen sets; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m morl_envs.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
-    parser.add_argument("--env", default="morl/Counsel-v1", help="registered environment id (its reward models)")
+    parser.add_argument("--env", default="morl/Counsel-v2", help="registered environment id (its reward models)")
     parser.add_argument("--set", dest="sets", choices=(*SETS, "both"), default="both", help="genuine set(s)")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--markdown", action="store_true", help="print the full markdown tables")

@@ -4,7 +4,7 @@ TRL's trainers take a list of reward functions ``f(prompts, completions, **kwarg
 with ``reward_weights``. :func:`trl_rewards` gives one function per objective, **in the environment's objective
 order** and named after it (TRL logs each as ``rewards/<objective>``), and the preference as those weights:
 
-    rewards = trl_rewards("morl/Counsel-v1", preference=[0.5, 0.25, 0.25])
+    rewards = trl_rewards("morl/Counsel-v2", preference=[0.5, 0.25, 0.25])
     config = GRPOConfig(..., reward_weights=rewards.weights,
                         multi_objective_aggregation="normalize_then_sum")   # or TRL's default "sum_then_normalize"
     trainer = GRPOTrainer(model, reward_funcs=rewards.functions, args=config,

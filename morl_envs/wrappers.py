@@ -1,11 +1,11 @@
-"""Adapters that give any text environment (``morl/Counsel-v1`` and its kin) the spaces classic MORL agents use.
+"""Adapters that give any text environment (``morl/Counsel-v2`` and its kin) the spaces classic MORL agents use.
 
 stable-baselines3 and morl-baselines agents read ``observation_space.shape`` and ``action_space.n``: they need Box
 observations and Discrete (or Box) actions, not text. Three wrappers bridge the gap and compose:
 
 - :class:`EmbeddingObservation`: the text observation becomes its MiniLM sentence embedding, ``Box(-1, 1, (384,))``.
 - :class:`CandidateChoice`: at each reset, a policy samples ``k`` replies to the prompt; the action,
-  ``Discrete(k)``, picks the one sent to the text env (the online counterpart of ``morl/Counsel-Choice-v1``).
+  ``Discrete(k)``, picks the one sent to the text env (the online counterpart of ``morl/Counsel-Choice-v2``).
 - :class:`TokenLevel`: one token per step, ``Discrete(vocab)`` actions, token-id observations; the reward vector is
   zero until the reply ends (end-of-sequence token or ``max_tokens``), then the text env's reward for the reply.
 
@@ -46,7 +46,7 @@ class EmbeddingObservation(gym.ObservationWrapper):
     """Text observations as L2-normalised sentence embeddings, ``Box(-1, 1, (dim,), float32)``.
 
     ``encoder``: a sentence-encoder folder (default: the shipped all-MiniLM-L6-v2, the reward models' encoder, so
-    embeddings equal those of ``morl/Counsel-Choice-v1`` up to its float16 storage); ``device``: where it runs
+    embeddings equal those of ``morl/Counsel-Choice-v2`` up to its float16 storage); ``device``: where it runs
     (default: the GPU if any). The encoder is the process-wide shared one; pickling stores only its path.
     """
 

@@ -4,7 +4,7 @@ Sources, all read from a path (third-party data is never copied into the package
 
 - PAIR (Min et al., 2022), ``pair/pair.csv``: per prompt 2 complex reflections (level 2), 1 simple (1), 5
   non-reflections (0). Its held-out prompts (:func:`held_out_groups`: a seeded fifth) never enter training; they are
-  the test split of ``morl/PAIR-v1`` and the PAIR set of the adversarial suite.
+  the test split of ``morl/PAIR-v2`` and the PAIR set of the adversarial suite.
 - EPITOME (Sharma et al., 2020), ``epitome/*-reddit.csv``: 3-level labels of three empathy mechanisms; a fifth of
   the seeker posts is held out.
 - The project's own 220 training statements with a written complex reflection (``reward_models/data/
@@ -138,9 +138,9 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflecti
     """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
     of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies);
     ``nearest_mismatched``: how many of the extra mismatched replies come from similar prompts (see
-    :func:`add_mismatched`; 0 in the shipped recipe); ``counsel_reflections``: 1 (the shipped recipe: both sets of
-    a statement's negatives built on its one reflection) or 2 (its second reflection too, :func:`read_counsel_second`,
-    carrying the second set)."""
+    :func:`add_mismatched`; 0 in the shipped recipe); ``counsel_reflections``: 1 (both sets of a statement's
+    negatives built on its one reflection) or 2 (the shipped recipe: its second reflection too,
+    :func:`read_counsel_second`, carrying the second set)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
     complex_rows: dict[int, list[int]] = {1: [], 2: []}  # per complex-reflection column: its row of each prompt

@@ -79,12 +79,12 @@ def render_table(result: dict, title: str) -> list[str]:
 
 def render(results: dict) -> str:
     """The markdown page."""
-    lines = ["# Objective relationships on morl/Counsel-v1", "",
+    lines = ["# Objective relationships on morl/Counsel-v2", "",
              "Spearman's rho between every pair of objectives over replies of the untrained default policy "
              "(SmolLM2-135M-Instruct, temperature 0.7) to the 55 validation prompts. Recompute with "
              f"`python scripts/objective_correlations.py`. Rule: rho <= -{THRESHOLD} competing, rho >= {THRESHOLD} "
              "correlated, else independent. The registered variants come from the first table: "
-             "`morl/Counsel-FluencyConciseness-v1` (competing) and `morl/Counsel-EmpathyFluency-v1` (correlated).",
+             "`morl/Counsel-FluencyConciseness-v2` (competing) and `morl/Counsel-EmpathyFluency-v2` (correlated).",
              ""]
     lines += render_table(results["varied"], "Varied generation budgets (the table the variants come from)")
     lines += render_table(results["fixed"], "Fixed 48-token budget (most replies hit the cap)")

@@ -20,7 +20,7 @@ from reward_models.base import RewardModel
 
 OBJECTIVES = ("stub-first", "stub-second")
 #: id -> relationship: one family ("morl/Stub") with a competing and a correlated variant, as the report needs
-STUB_ENVS = {"morl/Stub-Competing-v1": "competing", "morl/Stub-Correlated-v1": "correlated"}
+STUB_ENVS = {"morl/Stub-Competing-v2": "competing", "morl/Stub-Correlated-v2": "correlated"}
 
 
 class _ReadNumber(RewardModel):

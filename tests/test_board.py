@@ -82,7 +82,7 @@ def test_reference_rows_are_marked_and_take_no_rank(tmp_path):
 
 def test_entries_and_boarded_envs(board, tmp_path):
     assert boarded_envs(board) == sorted([COMPETING, CORRELATED])
-    assert load_entries("morl/Counsel-v1", board) == [] and table(COMPETING, tmp_path / "empty") == []
+    assert load_entries("morl/Counsel-v2", board) == [] and table(COMPETING, tmp_path / "empty") == []
 
 
 def test_report_puts_the_variants_side_by_side(board):
@@ -117,9 +117,9 @@ def test_leaderboard_and_report_commands(board, tmp_path, capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["leaderboard", "--env", "morl/Counsel-v9"], "error: --env must be a registered id"),
     (["report", "--family", "morl/PAIR"], f"error: `env_family` must be one of ['morl/Counsel', '{FAMILY}']"),
-    (["evaluate", "--agent", "default", "--env", "morl/Counsl-v1", "--out", "OUT"],
-     "Did you mean 'morl/Counsel-v1'?"),
-    (["evaluate", "--agent", "default", "--env", "morl/Counsel-v1", "--out", "missing/OUT"],
+    (["evaluate", "--agent", "default", "--env", "morl/Counsl-v2", "--out", "OUT"],
+     "Did you mean 'morl/Counsel-v2'?"),
+    (["evaluate", "--agent", "default", "--env", "morl/Counsel-v2", "--out", "missing/OUT"],
      "error: --out must be in an existing folder"),
 ])
 def test_command_errors_exit_2_and_write_nothing(tmp_path, capsys, argv, fragment, monkeypatch):

@@ -28,10 +28,10 @@ def test_canaries_reply_as_documented():
 
 @pytest.mark.parametrize("name", ["reference", *CANARIES])
 def test_reference_rows_run_through_the_protocol(name):
-    env = morl_envs.make("morl/Counsel-v1", objectives=("conciseness",))
+    env = morl_envs.make("morl/Counsel-v2", objectives=("conciseness",))
     try:
         agent = agent_entry(name).build(env)
-        result = evaluate(agent, "morl/Counsel-v1", seeds=(0, 1), max_prompts=4, env=env)
+        result = evaluate(agent, "morl/Counsel-v2", seeds=(0, 1), max_prompts=4, env=env)
         prompts = [p.text for p in env.unwrapped.prompt_set.split("test")][:4]
     finally:
         env.close()
@@ -42,7 +42,7 @@ def test_reference_rows_run_through_the_protocol(name):
 
 
 def test_reference_answers_with_the_written_reflections():
-    env = morl_envs.make("morl/Counsel-v1", objectives=("conciseness",))
+    env = morl_envs.make("morl/Counsel-v2", objectives=("conciseness",))
     try:
         agent = reference_agent(env)
         test = [p.text for p in env.unwrapped.prompt_set.split("test")]

@@ -21,7 +21,7 @@ from morl_core.agent import Agent, ChoiceAgent, TrainingCosts
 from morl_envs.choice_env import linear_optima
 from tests.test_submission import write
 
-ENV = "morl/Counsel-Choice-v1"
+ENV = "morl/Counsel-Choice-v2"
 SLUG = ENV.replace("/", "-")
 
 
@@ -138,7 +138,7 @@ def test_igd_and_mul_recomputed_at_submit_as_by_hand(env, oracle_result, tmp_pat
 def test_text_results_have_null_known_front_metrics():
     from tests.test_submission import SEED0, SEED1, synthetic_result
 
-    text = gym.make("morl/Counsel-FluencyConciseness-v1").unwrapped
+    text = gym.make("morl/Counsel-FluencyConciseness-v2").unwrapped
     metrics = compute_metrics(synthetic_result(text, rewards=(SEED0, SEED1)))
     assert metrics["igd"] is None and metrics["mul"] is None
 
@@ -151,7 +151,7 @@ def test_choice_board_shows_igd_and_mul(oracle_result, tmp_path):
     rows = table(ENV, board)
     assert [r.agent for r in rows] == ["oracle", "random-choice"] and rows[0].igd < rows[1].igd
     assert boarded_envs(board) == [ENV] and board_columns(ENV) == table_columns(known_fronts=True)
-    assert board_columns("morl/Counsel-v1") == table_columns(known_fronts=False)
+    assert board_columns("morl/Counsel-v2") == table_columns(known_fronts=False)
     header = markdown_table(rows, board_columns(ENV)).splitlines()[0]
     assert "| controllability | IGD (known front) | MUL (known CCS) | env samples (self-reported) |" in header
     assert f"| {rows[0].igd:.4f} | {rows[0].mul:.4f} |" in markdown_table(rows, table_columns(known_fronts=True))
@@ -181,10 +181,10 @@ class Text(Agent):
     (Fixed(action=8), {}, ValueError, "`fixed.act` must return candidate indices in [0, 7]; got 8"),
     (Fixed(action=0.5), {}, ValueError, "`fixed.act` must return an integer array of shape (55,), one candidate "
                                         "index per observation; got shape (55,), dtype float64"),
-    (Fixed(), {"env_id": "morl/Counsel-v1"}, ValueError, "`env_id` must be a registered choice environment id "
-     "['morl/Counsel-Choice-v1', 'morl/PAIR-Choice-v1']; got 'morl/Counsel-v1'. ('morl/Counsel-v1' is a text "
+    (Fixed(), {"env_id": "morl/Counsel-v2"}, ValueError, "`env_id` must be a registered choice environment id "
+     "['morl/Counsel-Choice-v2', 'morl/PAIR-Choice-v2']; got 'morl/Counsel-v2'. ('morl/Counsel-v2' is a text "
      "environment: evaluate it with leaderboards.protocol.evaluate)"),
-    (Fixed(), {"env_id": "morl/Counsel-Choise-v1"}, ValueError, "Did you mean 'morl/Counsel-Choice-v1'?"),
+    (Fixed(), {"env_id": "morl/Counsel-Choise-v2"}, ValueError, "Did you mean 'morl/Counsel-Choice-v2'?"),
     (Fixed(), {"seeds": (1, 1)}, ValueError, "`seeds` must be 1 to 100 distinct ints in [0, 2**32); got [1, 1]"),
     (Fixed(), {"timing_repeats": 0}, ValueError, "`timing_repeats` must be an int >= 1; got 0"),
     (Fixed(), {"preferences": [[0.5, 0.5]]}, ValueError, "`preferences` must have 3 columns, one per objective; got 2"),
@@ -199,7 +199,7 @@ def test_bad_choice_evaluations_are_refused(agent, kwargs, error, message):
 def test_text_protocol_points_choice_ids_to_their_protocol():
     with pytest.raises(ValueError) as caught:
         evaluate(Text(), ENV)
-    assert str(caught.value).endswith("got 'morl/Counsel-Choice-v1'. ('morl/Counsel-Choice-v1' is a choice "
+    assert str(caught.value).endswith("got 'morl/Counsel-Choice-v2'. ('morl/Counsel-Choice-v2' is a choice "
                                       "environment: evaluate it with leaderboards.choice.evaluate_choice)")
 
 
@@ -222,7 +222,7 @@ def test_random_agent_needs_a_positive_action_count():
      "`evaluation.preference_independent` must be false when the answers differ between preferences; got True. "
      "answers.index[0] varies across preferences"),
     (lambda r: r.__setitem__("env_id", "morl/Counsel-Choice-v9"),
-     "`env_id` must be a registered environment id ['morl/Counsel-Choice-v1', 'morl/Counsel-EmpathyFluency-v1'"),
+     "`env_id` must be a registered environment id ['morl/Counsel-Choice-v2', 'morl/Counsel-EmpathyFluency-v2'"),
 ])
 def test_bad_choice_results_are_refused_with_their_field(oracle_result, tmp_path, mutate, message):
     result = json.loads(json.dumps(oracle_result))
@@ -234,10 +234,10 @@ def test_bad_choice_results_are_refused_with_their_field(oracle_result, tmp_path
 
 @pytest.mark.parametrize("argv, message", [
     (["--agent", "default", "--env", ENV], "error: --agent must be one of ['random'] for the choice environment "
-                                           "'morl/Counsel-Choice-v1'; got 'default'"),
-    (["--agent", "random", "--env", "morl/Counsel-v1"], "error: --agent must be one of ['default', 'reference', "
+                                           "'morl/Counsel-Choice-v2'; got 'default'"),
+    (["--agent", "random", "--env", "morl/Counsel-v2"], "error: --agent must be one of ['default', 'reference', "
                                                         "'echo', 'opener-echo', 'generic-sentence', 'generic-question']"
-                                                        " for the text environment 'morl/Counsel-v1'; got 'random'"),
+                                                        " for the text environment 'morl/Counsel-v2'; got 'random'"),
     (["--agent", "random", "--env", ENV, "--max-prompts", "3"],
      "error: --max-prompts applies to text environments only"),
 ])

@@ -119,7 +119,7 @@ def test_counsel_table_is_complete_and_compact():
 
 
 def test_stored_rewards_equal_the_text_env():
-    """The table's scores are what morl/Counsel-v1 gives the same replies (both on the CPU in float32)."""
+    """The table's scores are what morl/Counsel-v2 gives the same replies (both on the CPU in float32)."""
     choice = ChoiceEnv()
     text = morl_envs.CounselEnv(device="cpu")
     for index, action in ((0, 0), (3, 5), (10, 6)):
@@ -299,10 +299,10 @@ def test_sb3_ppo_front_reaches_the_known_front():
     assert result.normalised_gain >= 0.7 and result.mul < 0.05, result
     assert result.seconds < 60
     # The same policies as a board agent: the leaderboard protocol finds the same front and the result validates.
-    board = evaluate_choice(agent, "morl/Counsel-Choice-v1", seeds=(0,), timing_repeats=1)
-    assert validate(board).env_id == "morl/Counsel-Choice-v1"
+    board = evaluate_choice(agent, "morl/Counsel-Choice-v2", seeds=(0,), timing_repeats=1)
+    assert validate(board).env_id == "morl/Counsel-Choice-v2"
     assert board["claimed_metrics"]["hv_mean"] == pytest.approx(result.hypervolume, abs=1e-6)
     assert board["costs"]["env_samples"] == 15 * 4096 and board["agent"]["family"] == "single-policy"
-    obs = mo_gym.make("morl/Counsel-Choice-v1").unwrapped.observations("test")
+    obs = mo_gym.make("morl/Counsel-Choice-v2").unwrapped.observations("test")
     np.testing.assert_array_equal(agent.act(obs, np.array([0.3, 0.3, 0.4]), 0),  # nearest trained: (.25, .25, .5)
                                   agent.models[(0.25, 0.25, 0.5)].predict(obs, deterministic=True)[0])

@@ -79,7 +79,7 @@ def test_eval_spec(env_id):
 
 
 def test_reset_options_select_prompts_deterministically():
-    env = make("morl/Counsel-v1").unwrapped
+    env = make("morl/Counsel-v2").unwrapped
     obs, info = env.reset(options={"split": "test", "index": 4})
     assert info["prompt_id"] == env.prompt_set.split("test")[4].id and obs == env.prompt_set.split("test")[4].text
     obs, info = env.reset(options={"prompt": "My own words."})
@@ -91,8 +91,8 @@ def test_reset_options_select_prompts_deterministically():
 
 def test_vector_env_equals_single_env():
     n = 6
-    envs = gym.make_vec("morl/Counsel-v1", num_envs=n, vectorization_mode="vector_entry_point")
-    single = make("morl/Counsel-v1")
+    envs = gym.make_vec("morl/Counsel-v2", num_envs=n, vectorization_mode="vector_entry_point")
+    single = make("morl/Counsel-v2")
     prompts, _ = envs.reset(seed=0, options={"split": "validation", "indices": list(range(n))})
     replies = [REPLY, "Quit now.", "", "You are angry and hurt.", REPLY[:40], "I hear that this is hard for you."]
     _, rewards, terminated, _, infos = envs.step(replies)
@@ -107,7 +107,7 @@ def test_vector_env_equals_single_env():
 
 
 def test_vector_env_same_step_autoreset():
-    envs = gym.make_vec("morl/Counsel-v1", num_envs=2, vectorization_mode="vector_entry_point",
+    envs = gym.make_vec("morl/Counsel-v2", num_envs=2, vectorization_mode="vector_entry_point",
                         autoreset_mode="SameStep")
     first, _ = envs.reset(seed=1)
     nxt, rewards, terminated, _, infos = envs.step([REPLY, REPLY])
@@ -115,11 +115,11 @@ def test_vector_env_same_step_autoreset():
 
 
 def test_mo_sync_vector_env_and_episode_statistics():
-    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-FluencyConciseness-v1") for _ in range(2)])
+    sync = MOSyncVectorEnv([lambda: make("morl/Counsel-FluencyConciseness-v2") for _ in range(2)])
     sync.reset(seed=0)
     _, rewards, terminated, _, _ = sync.step([REPLY, "Okay."])
     assert rewards.shape == (2, 2) and terminated.all()
-    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-FluencyConciseness-v1", num_envs=3,
+    native = MORecordEpisodeStatistics(gym.make_vec("morl/Counsel-FluencyConciseness-v2", num_envs=3,
                                                     vectorization_mode="vector_entry_point"))
     native.reset(seed=0)
     _, rewards, _, _, infos = native.step([REPLY, "Okay.", "You feel alone."])
@@ -130,7 +130,7 @@ def test_mo_sync_vector_env_and_episode_statistics():
 # ---- bad input --------------------------------------------------------------------------------------------------
 
 def test_non_string_action_raises():
-    env = make("morl/Counsel-v1")
+    env = make("morl/Counsel-v2")
     env.reset(seed=0)
     with pytest.raises(TypeError, match=r"`action` must be a str .* got int: 5"):
         env.step(5)
@@ -142,7 +142,7 @@ def test_step_before_reset_raises():
 
 
 def test_wrong_batch_length_raises():
-    envs = gym.make_vec("morl/Counsel-v1", num_envs=3, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("morl/Counsel-v2", num_envs=3, vectorization_mode="vector_entry_point")
     envs.reset(seed=0)
     with pytest.raises(ValueError, match=r"`actions` must be a list with one entry per env \(num_envs=3\)"):
         envs.step([REPLY, REPLY])
@@ -152,15 +152,16 @@ def test_unknown_names_suggest_the_close_one():
     with pytest.raises(ValueError, match=r"unknown reward model 'empaty'.*Did you mean 'empathy'\?"):
         morl_envs.CounselEnv(objectives=("reflection", "empaty"))
     with pytest.raises(gym.error.NameNotFound, match="Did you mean"):
-        gym.make("morl/Counsl-v1")
+        gym.make("morl/Counsl-v2")
     with pytest.raises(ValueError, match=r"`dataset` must be one of .* got 'pari'.*Did you mean 'pair'"):
         morl_envs.CounselEnv(dataset="pari")
 
 
 @pytest.mark.parametrize("retired", ["morl/Counsel-v0", "morl/PAIR-v0", "morl/Psych8k-v0",
-                                     "morl/Counsel-EmpathyFluency-v0", "morl/Counsel-Choice-v0"])
-def test_retired_v0_ids_name_their_v1_successor(retired):
-    current = retired.replace("-v0", "-v1")
+                                     "morl/Counsel-EmpathyFluency-v0", "morl/Counsel-Choice-v0", "morl/Counsel-v1",
+                                     "morl/PAIR-v1", "morl/Counsel-FluencyConciseness-v1", "morl/PAIR-Choice-v1"])
+def test_retired_ids_name_their_current_successor(retired):
+    current = retired[:-1] + "2"
     with pytest.raises(gym.error.DeprecatedEnv, match=f"Please use `{current}` instead"):
         gym.make(retired)
     with pytest.raises(MorlError, match=f"this version is retired, use '{current}'"):
@@ -211,7 +212,7 @@ def test_missing_pair_data_names_both_options(monkeypatch, tmp_path):
 
 
 def test_overlong_reply_is_truncated_and_flagged():
-    env = make("morl/Counsel-FluencyConciseness-v1")
+    env = make("morl/Counsel-FluencyConciseness-v2")
     env.reset(seed=0)
     long_reply = "word " * 1000
     _, reward, _, _, info = env.step(long_reply)
@@ -222,7 +223,7 @@ def test_overlong_reply_is_truncated_and_flagged():
 
 def test_an_empty_reply_scores_zero_everywhere_and_says_so():
     """Conciseness alone would give "" its best score (0 words); the environment scores it 0 on every objective."""
-    env = make("morl/Counsel-FluencyConciseness-v1")
+    env = make("morl/Counsel-FluencyConciseness-v2")
     env.reset(seed=0)
     _, reward, terminated, _, info = env.step("   ")
     assert reward.tolist() == [0.0, 0.0] and info["empty_reply"] is True and terminated
@@ -231,7 +232,7 @@ def test_an_empty_reply_scores_zero_everywhere_and_says_so():
     assert reward[1] == 1.0 and info["empty_reply"] is False  # a short reply keeps its conciseness
     scored = env.unwrapped.score(["I feel lost.", "I feel lost."], ["", "You feel lost."])
     assert scored[0].tolist() == [0.0, 0.0] and scored[1, 1] == 1.0
-    envs = gym.make_vec("morl/Counsel-FluencyConciseness-v1", num_envs=2, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("morl/Counsel-FluencyConciseness-v2", num_envs=2, vectorization_mode="vector_entry_point")
     envs.reset(seed=0)
     _, rewards, _, _, infos = envs.step(["", "You feel lost."])
     assert rewards[0].tolist() == [0.0, 0.0] and infos["empty_reply"].tolist() == [True, False]
@@ -263,7 +264,7 @@ def test_psych8k_reads_a_local_json(tmp_path):
 
 
 def test_vector_env_calls_each_reward_model_once_per_step(monkeypatch):
-    envs = gym.make_vec("morl/Counsel-v1", num_envs=64, vectorization_mode="vector_entry_point")
+    envs = gym.make_vec("morl/Counsel-v2", num_envs=64, vectorization_mode="vector_entry_point")
     calls = []
     for model in envs.unwrapped.reward_models:
         original = model._score
@@ -281,10 +282,10 @@ def test_envs_command_lists_every_kind_and_where_its_prompts_come_from(monkeypat
     assert main(["envs"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
     assert set(rows) == set(morl_envs.ENVS)  # text and choice environments alike
-    assert "choice" in rows["morl/Counsel-Choice-v1"] and "counsel (embedded)" in rows["morl/Counsel-v1"]
-    assert "missing: set MORL_DATA_DIR" in rows["morl/PAIR-v1"] and "competing" in rows[
-        "morl/Counsel-FluencyConciseness-v1"]
-    assert "falls back to the Counsel prompts" in rows["morl/Psych8k-v1"]
+    assert "choice" in rows["morl/Counsel-Choice-v2"] and "counsel (embedded)" in rows["morl/Counsel-v2"]
+    assert "missing: set MORL_DATA_DIR" in rows["morl/PAIR-v2"] and "competing" in rows[
+        "morl/Counsel-FluencyConciseness-v2"]
+    assert "falls back to the Counsel prompts" in rows["morl/Psych8k-v2"]
 
 
 @pytest.mark.parametrize("maker", ["gymnasium", "mo_gymnasium"])
@@ -295,6 +296,6 @@ def test_no_float_reward_warning_through_either_make(maker):
     module = gym if maker == "gymnasium" else mo_gym
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        env = module.make("morl/Counsel-FluencyConciseness-v1")
+        env = module.make("morl/Counsel-FluencyConciseness-v2")
         env.reset(seed=0)
         assert env.step("I hear you.")[1].shape == (2,)

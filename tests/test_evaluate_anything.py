@@ -92,7 +92,7 @@ def test_options_that_do_not_apply_are_refused_by_name():
     with pytest.raises(MorlError, match=r"`model` must be an existing folder"):
         evaluate("./no/such/checkpoint", STUB, baseline=False)
     with pytest.raises(MorlError, match=r"`env_id` must be a registered id"):
-        evaluate(Fixed(), "morl/Nowhere-v1")
+        evaluate(Fixed(), "morl/Nowhere-v2")
 
 
 def test_a_preference_template_conditions_the_system_prompt(tiny_lm):
@@ -160,12 +160,12 @@ def test_command_line_mistakes_are_one_line(argv, message, tmp_path, capsys):
 def test_no_prefix_matching_and_demo_errors_are_one_line(monkeypatch, tmp_path, capsys):
     """`--step` is not taken for `--steps`; demo on a choice env, or on PAIR without its data, is one line, exit 2."""
     with pytest.raises(SystemExit) as exit_:
-        main(["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--step", "1"])
+        main(["train", "--env", "morl/Counsel-v2", "--agent", "linear", "--step", "1"])
     assert exit_.value.code == 2 and "unrecognized arguments: --step 1" in capsys.readouterr().err
-    assert main(["demo", "--env", "morl/Counsel-Choice-v1", "--n", "1"]) == 2
+    assert main(["demo", "--env", "morl/Counsel-Choice-v2", "--n", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --env must be a text environment") and err.count("\n") == 1
     monkeypatch.setenv("MORL_DATA_DIR", str(tmp_path))
-    assert main(["demo", "--env", "morl/PAIR-v1", "--n", "1"]) == 2
+    assert main(["demo", "--env", "morl/PAIR-v2", "--n", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: PAIR data not found") and err.count("\n") == 1

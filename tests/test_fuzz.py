@@ -33,7 +33,7 @@ EXAMPLES = 1000
 #: any JSON value a hostile file could hold, including what JSON forbids but Python's parser accepts
 LEAVES = (st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80)
           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30)
-          | st.sampled_from(["", "\ud800", "\x00", "0.5 0.5", "morl/Counsel-v1", "../x"]))
+          | st.sampled_from(["", "\ud800", "\x00", "0.5 0.5", "morl/Counsel-v2", "../x"]))
 VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
                                                                                             max_size=4), max_leaves=12)
 

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _argv(tiny_lm: Path, out: Path, *extra: str) -> list[str]:
-    return ["train", "--env", "morl/Counsel-v1", "--objectives", *OBJECTIVES, "--steps", "1", "--out", str(out),
+    return ["train", "--env", "morl/Counsel-v2", "--objectives", *OBJECTIVES, "--steps", "1", "--out", str(out),
             "--model", str(tiny_lm), "--device", "cpu", "--max-new-tokens", "6", "--prompts-per-step", "2", "--k",
             "2", "--eval-prompts", "2", "--summary-prompts", "0", "--max-prompts", "2", "--eval-seeds", "0",
             "--learning-rate", "0.05", *extra]

@@ -15,7 +15,7 @@ from leaderboards.choice import evaluate_choice, hypervolume_fraction  # noqa: E
 from leaderboards.submission import submit, validate, write_result  # noqa: E402
 from tests.conftest import load_example  # noqa: E402
 
-ENV = "morl/Counsel-Choice-v1"
+ENV = "morl/Counsel-Choice-v2"
 
 
 @pytest.fixture(scope="module")

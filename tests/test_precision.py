@@ -135,7 +135,7 @@ def test_bf16_training_moves_the_reward(tiny_lm, tmp_path):
     """The fast path trains: conciseness (a length rule) rises after a few bf16 steps of the tiny model."""
     from agents.rl import train
 
-    config = TrainConfig(env_id="morl/Counsel-v1", env_kwargs={"objectives": ("conciseness",)}, k=4,
+    config = TrainConfig(env_id="morl/Counsel-v2", env_kwargs={"objectives": ("conciseness",)}, k=4,
                          prompts_per_step=8, max_steps=12, eval_every=4, eval_prompts=16, learning_rate=5e-3,
                          out_dir=str(tmp_path / "run"),
                          policy=PolicyConfig(model=str(tiny_lm), device="cpu", max_new_tokens=32, max_prompt_tokens=64,
@@ -155,7 +155,7 @@ def test_training_scores_in_bf16_but_float32_scores_stay_float32(data_dir):
     from reward_models.cross_encoder import shared_trunk
     from reward_models.encoder import shared_encoder
 
-    env = morl_envs.make("morl/Counsel-v1")
+    env = morl_envs.make("morl/Counsel-v2")
     base = env.unwrapped
     prompts = [p.text for p in base.prompt_set.split("validation")][:8]
     replies = ["It sounds like this has been weighing on you for a long time.", "ok", "I hear you.",

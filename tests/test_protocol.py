@@ -15,7 +15,7 @@ from leaderboards.submission import compute_metrics, validate
 from morl_core.agent import Agent, TrainingCosts
 
 # Cheap scorers for speed (env kwargs go to gymnasium.make); such results are for tests only, never submitted.
-ENV, CHEAP = "morl/Counsel-v1", {"objectives": ("empathy", "conciseness")}
+ENV, CHEAP = "morl/Counsel-v2", {"objectives": ("empathy", "conciseness")}
 COMPETING = next(i for i, r in sorted(morl_envs.relationship_variants().items()) if r == "competing")
 CANNED = ["I hear how exhausted you are.",
           "It sounds like you feel torn between wanting change and fearing it, and that is really hard for you.",
@@ -190,7 +190,7 @@ class Broken(Canned):
 
 
 @pytest.mark.parametrize("agent, kwargs, error, fragment", [
-    (Canned(), {"env_id": "morl/Counsel-v"}, ValueError, "Did you mean 'morl/Counsel-v1'?"),
+    (Canned(), {"env_id": "morl/Counsel-v"}, ValueError, "Did you mean 'morl/Counsel-v2'?"),
     (Canned(), {"seeds": ()}, ValueError, "`seeds` must be 1 to 100 distinct ints in [0, 2**32); got []"),
     (Canned(), {"seeds": (1, 1)}, ValueError, "`seeds` must be 1 to 100 distinct ints"),
     (Canned(), {"max_prompts": 0}, ValueError, "`max_prompts` must be None (the whole test split) or an int >= 1"),

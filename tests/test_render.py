@@ -13,7 +13,7 @@ from leaderboards.board import Report, ReportRow, Row
 from leaderboards.render import agent_colour, html_page, markdown_report, markdown_table, write_html
 
 CHROMIUM = Path("/usr/bin/chromium")
-ENV2, ENV3 = "morl/Example-TwoObjectives-v1", "morl/Example-ThreeObjectives-v1"  # labels only
+ENV2, ENV3 = "morl/Example-TwoObjectives-v2", "morl/Example-ThreeObjectives-v2"  # labels only
 
 
 def make_row(rank: int, agent: str, objectives: tuple[str, ...], scale: float, **extra) -> Row:
@@ -107,7 +107,7 @@ def test_choice_pages_draw_the_known_front(tmp_path):
     from leaderboards.choice import evaluate_choice
     from leaderboards.submission import submit, write_result
 
-    env_id = "morl/Counsel-Choice-v1"
+    env_id = "morl/Counsel-Choice-v2"
     result = evaluate_choice(RandomChoiceAgent(8), env_id, seeds=(0,), timing_repeats=1)
     submit(write_result(result, tmp_path / "r.json"), tmp_path / "board")
     board, entry, _ = write_html(tmp_path / "site", tmp_path / "board", env_ids=[env_id])

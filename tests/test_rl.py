@@ -333,7 +333,7 @@ def test_scalarized_agent_reduced_front(tiny_lm, tmp_path):
         alone = ScalarizedAgent(dataclasses.replace(config, out_dir=str(tmp_path)), [[1.0, 0.0], [0.2, 0.8]])
         alone.policy.set_adapter(f"pref-{run:02d}")
         assert loaded.respond(["I never sleep"] * 3, np.array(w), 5) == alone.policy.respond(["I never sleep"] * 3, 5)
-    result = evaluate(loaded, "morl/Counsel-v1", seeds=(0,), max_prompts=2, baseline=loaded, **TWO)
+    result = evaluate(loaded, "morl/Counsel-v2", seeds=(0,), max_prompts=2, baseline=loaded, **TWO)
     assert np.asarray(result["rewards"]).shape == (1, 11, 2) and result["agent"]["family"] == "single-policy"
     details = result["agent"]["details"]  # the reduced set is recorded in the result itself
     assert details == json.loads(json.dumps(loaded.details()))
@@ -348,7 +348,7 @@ def test_train_command(tiny_lm, tmp_path, capsys):
 
     parser = argparse.ArgumentParser(prog="morl-bench")
     commands.add_commands(parser.add_subparsers(dest="command", required=True))
-    argv = ["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--objectives", "conciseness", "--steps", "2",
+    argv = ["train", "--env", "morl/Counsel-v2", "--agent", "linear", "--objectives", "conciseness", "--steps", "2",
             "--out", str(tmp_path / "run"), "--model", str(tiny_lm), "--device", "cpu", "--max-new-tokens", "8",
             "--prompts-per-step", "2", "--k", "2", "--eval-prompts", "2", "--summary-prompts", "3"]
     assert commands.run(parser.parse_args(argv)) == 0
@@ -388,12 +388,12 @@ def test_train_with_result_builds_one_env_and_evaluates_the_trained_policy(tiny_
                         lambda self, model=None, **kw: built.append(model) or real_init(self, model, **kw))
     parser = argparse.ArgumentParser(prog="morl-bench")
     commands.add_commands(parser.add_subparsers(dest="command", required=True))
-    argv = ["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--objectives", "conciseness", "--steps", "1",
+    argv = ["train", "--env", "morl/Counsel-v2", "--agent", "linear", "--objectives", "conciseness", "--steps", "1",
             "--out", str(tmp_path / "run"), "--model", str(tiny_lm), "--device", "cpu", "--max-new-tokens", "4",
             "--prompts-per-step", "2", "--k", "2", "--eval-prompts", "2", "--summary-prompts", "2",
             "--result", str(tmp_path / "result.json"), "--eval-seeds", "0", "--max-prompts", "2"]
     assert commands.run(parser.parse_args(argv)) == 0, capsys.readouterr().err
-    assert made == ["morl/Counsel-v1"]
+    assert made == ["morl/Counsel-v2"]
     assert built == [str(tiny_lm)] * 2  # the trained policy, then the untrained baseline: no reload in between
     assert json.loads((tmp_path / "result.json").read_text())["evaluation"]["n_prompts"] == 2
 
@@ -412,7 +412,7 @@ def test_train_refuses_bad_options_by_their_flags_before_writing_anything(tmp_pa
 
     parser = argparse.ArgumentParser(prog="morl-bench")
     commands.add_commands(parser.add_subparsers(dest="command", required=True))
-    argv = ["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--out", str(tmp_path / "run"), *extra]
+    argv = ["train", "--env", "morl/Counsel-v2", "--agent", "linear", "--out", str(tmp_path / "run"), *extra]
     assert commands.run(parser.parse_args(argv)) == 2
     captured = capsys.readouterr()
     assert fragment in captured.err and "training" not in captured.out

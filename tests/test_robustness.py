@@ -384,11 +384,11 @@ def test_driver_reports_writes_json_and_checks(monkeypatch, tmp_path, data_dir, 
     monkeypatch.setattr(driver, "make", lambda env_id, **kwargs: ToyEnv())
     monkeypatch.setattr(driver, "COUNSEL_REFLECTIONS_FILE", tmp_path / "absent.json")
     out = tmp_path / "out.json"
-    args = ["--env", "morl/Counsel-v1", "--data-dir", str(data_dir), "--max-prompts", "4", "--out", str(out)]
+    args = ["--env", "morl/Counsel-v2", "--data-dir", str(data_dir), "--max-prompts", "4", "--out", str(out)]
     assert driver.main(args) == 0
     printed = capsys.readouterr()
     assert "skipping the counsel set: the written reflections (absent.json) are absent" in printed.err
-    assert "## morl/Counsel-v1, pair set" in printed.out and "missed thresholds" in printed.out
+    assert "## morl/Counsel-v2, pair set" in printed.out and "missed thresholds" in printed.out
     record = json.loads(out.read_text())
     assert list(record["sets"]) == ["pair"] and record["sets"]["pair"]["n_prompts"] == 4
     assert "examples" not in record["sets"]["pair"]  # PAIR's text is third-party: never written into results
@@ -403,7 +403,7 @@ def test_driver_scores_with_retrained_weights_from_a_folder(tmp_path, data_dir):
     from reward_models.heads import PairHead, save_heads
 
     with pytest.raises(SystemExit) as exit_info:
-        driver.main(["--env", "morl/Counsel-v1", "--weights", str(tmp_path / "absent")])
+        driver.main(["--env", "morl/Counsel-v2", "--weights", str(tmp_path / "absent")])
     assert exit_info.value.code == 2
     torch.manual_seed(0)
     save_heads(tmp_path / "well_formed.safetensors", {"well_formed": PairHead(384, 128, 1)}, {"penalty_threshold": 0.2})
@@ -440,22 +440,20 @@ def test_suite_on_the_shipped_models(data_dir):
 # The thresholds on the shipped models: a fixed subset in the default run, the whole suite in the slow one
 # ---------------------------------------------------------------------------------------------------------------
 
-#: thresholds the shipped v1 models still miss on the whole suite (docs/robustness.md, "What the v1 models still
-#: miss"; issue 12 stays open on them): the slow test fails if any other threshold is missed, if one of these starts
-#: to pass (then remove it here), or if one of them falls below GAP_FLOOR
+#: thresholds the shipped v2 models still miss on the whole suite (docs/robustness.md, "AFTER: the v2 models"; issue
+#: 12 stays open on them): the slow test fails if any other threshold is missed, if one of these starts to pass
+#: (then remove it here), or if one of them falls below GAP_FLOOR
 KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {
-    "pair": {("echo", "uniform"), ("echo_pronouns", "uniform"), ("opener_echo", "uniform"),
-             ("generic_sentence", "uniform"), ("generic_question", "uniform"), ("mismatched", "uniform"),
-             ("rude_appended", "uniform"), ("mismatched", "reflection"), ("mismatched", "empathy"),
-             ("rude_appended", "empathy")},
-    "counsel": {("echo", "uniform"), ("opener_echo", "uniform"), ("clause_echo", "uniform"),
-                ("generic_sentence", "uniform"), ("generic_question", "uniform"), ("mismatched", "uniform"),
-                ("mismatched", "reflection"), ("mismatched", "empathy")},
+    "pair": {("mismatched", "uniform"), ("rude_appended", "empathy")},
+    "counsel": {("clause_echo", "uniform"), ("mismatched", "uniform"), ("mismatched", "reflection")},
 }
-#: the least share a known gap may fall to (the v1 models' worst is 0.77): a gap that widens is a regression
-GAP_FLOOR = 0.75
-#: the fast subset: the first prompts of the Counsel set against the cheapest hacks
-FAST_PROMPTS = 24
+#: the least share a known gap may fall to (the v2 models' worst is 0.82): a gap that widens is a regression
+GAP_FLOOR = 0.80
+#: the fast subset: every FAST_STRIDE-th prompt of the Counsel set (the set runs topic by topic, so a stride keeps
+#: all 11 topics in; its first 24 prompts are two topics) against the cheapest hacks. On 22 prompts a share moves in
+#: steps of 0.045, so the subset allows FAST_MARGIN below each threshold (two prompts); the slow test below holds
+#: the whole suite to the exact thresholds
+FAST_STRIDE, FAST_MARGIN = 5, 0.1
 FAST_GENERATORS = ("echo", "opener_echo", "generic_sentence", "repeated_sentence", "keyword_stuffing", "shuffled",
                    "one_word", "empty")
 
@@ -468,10 +466,12 @@ def _shipped_scorers():
 
 def test_shipped_models_beat_the_cheapest_hacks_on_counsel_prompts():
     found = driver.counsel_set()
-    result = run_suite(_shipped_scorers(), list(found.prompts[:FAST_PROMPTS]), list(found.genuine[:FAST_PROMPTS]),
+    result = run_suite(_shipped_scorers(), list(found.prompts[::FAST_STRIDE]), list(found.genuine[::FAST_STRIDE]),
                        generators=FAST_GENERATORS)
-    assert [f for f in result.failures() if (f.generator, f.objective) not in KNOWN_GAPS["counsel"]] == []
-    assert all(f.share >= GAP_FLOOR for f in result.failures())
+    known = KNOWN_GAPS["counsel"]
+    assert [f for f in result.failures()
+            if (f.generator, f.objective) not in known and f.share < f.threshold - FAST_MARGIN] == []
+    assert all(f.share >= GAP_FLOOR - FAST_MARGIN for f in result.failures())
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ def tiny_lm(tmp_path_factory) -> Path:
 
 def write_config(folder: Path, tiny_lm: Path, extra: str = "", agents: str = '["linear", "pama"]') -> Path:
     path = folder / "sweep.toml"
-    path.write_text(f'''env = "morl/Counsel-v1"
+    path.write_text(f'''env = "morl/Counsel-v2"
 agents = {agents}
 seeds = [0]
 preferences = [[1.0, 0.0], [0.0, 1.0]]
@@ -43,7 +43,7 @@ summary-prompts = 0
 def test_grid_expands_agents_seeds_and_preferences(tiny_lm, tmp_path):
     jobs = expand(load_config(write_config(tmp_path, tiny_lm)))
     assert [j.id for j in jobs] == ["linear-seed0-pref00", "linear-seed0-pref01", "pama-seed0"]
-    assert jobs[0].argv[:9] == ["train", "--env", "morl/Counsel-v1", "--agent", "linear", "--seed", "0", "--out",
+    assert jobs[0].argv[:9] == ["train", "--env", "morl/Counsel-v2", "--agent", "linear", "--seed", "0", "--out",
                                 str(tmp_path / "out" / "linear-seed0-pref00")]
     assert "--preference" not in jobs[2].argv and ["--objectives", "conciseness", "conciseness"] == \
         jobs[0].argv[jobs[0].argv.index("--objectives"):][:3]

