@@ -37,9 +37,9 @@ register_env("morl/PAIR-v2", "text", DEFAULT_OBJECTIVES, {"dataset": "pair"})
 register_env("morl/Psych8k-v2", "text", DEFAULT_OBJECTIVES, {"dataset": "psych8k"})
 # Objective-relationship variants, chosen from the measured Spearman table (docs/objective_relationships.md).
 register_env("morl/Counsel-FluencyConciseness-v2", "text", ("fluency", "conciseness"),
-             {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.62 on v1
+             {"dataset": "counsel", "objectives": ("fluency", "conciseness")}, "competing")  # Spearman rho -0.68 on v2
 register_env("morl/Counsel-EmpathyFluency-v2", "text", ("empathy", "fluency"),
-             {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.33 on v1
+             {"dataset": "counsel", "objectives": ("empathy", "fluency")}, "correlated")  # rho +0.27 on v2
 # Choice environments: contextual bandits over fixed candidate replies, with known Pareto fronts (Box observations
 # and Discrete actions for classic MORL agents).
 register_env("morl/Counsel-Choice-v2", "choice", DEFAULT_OBJECTIVES, {"dataset": "counsel"})
