@@ -225,12 +225,14 @@ def test_well_formed_penalty_uses_the_stored_threshold(tmp_path):
 
 def test_calibrated_fluency_reads_plain_punctuation_and_changes_the_fingerprint(tmp_path):
     _head_file(tmp_path / "wf.safetensors", {"penalty_threshold": 0.2}, bias=3.0)
-    shipped = FluencyModel(device="cpu")
+    _head_file(tmp_path / "old.safetensors", {"seed": 0}, bias=3.0)  # a head trained before thresholds were stored
+    old = FluencyModel(device="cpu", well_formed=tmp_path / "old.safetensors")
     calibrated = FluencyModel(device="cpu", well_formed=tmp_path / "wf.safetensors")
     curly = "You\u2019re worn out\u2026 and it\u2019s \u201call on you\u201d."
     plain = "You're worn out... and it's \"all on you\"."
     a, b = calibrated(["", ""], [curly, plain])
     assert a == pytest.approx(b, abs=1e-6)
-    assert shipped(["", ""], [curly, plain])[0] != pytest.approx(shipped(["", ""], [curly, plain])[1], abs=1e-3)
+    assert old(["", ""], [curly, plain])[0] != pytest.approx(old(["", ""], [curly, plain])[1], abs=1e-3)
     assert "plain punctuation" in calibrated.identity()["formula"]
-    assert calibrated.fingerprint() != shipped.fingerprint()
+    assert calibrated.fingerprint() != old.fingerprint()
+    assert FluencyModel(device="cpu").form.calibrated  # the shipped (-v2) head stores its threshold
