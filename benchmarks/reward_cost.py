@@ -1,18 +1,18 @@
-"""Reward cost: scoring one batch with the v1 reward models against the compute of the v0 models, in the same run.
+"""Reward cost: scoring one batch with the shipped reward models against the compute of the v0 models, in the same run.
 
     python benchmarks/reward_cost.py [--batches 16 64] [--repeats 3]
 
 For each batch size B, B (Counsel test prompt, default-policy reply) pairs are scored, every cache cleared before
 each timed call:
 
-- ``v1``: the shipped reflection, empathy and fluency models, as an environment step calls them (the cross-encoder
-  trunk runs once for both learned objectives; fluency reads the reply alone);
+- ``shipped``: the shipped (v2) reflection, empathy and fluency models, as an environment step calls them (the
+  cross-encoder trunk runs once for both learned objectives; fluency reads the reply alone);
 - ``v0``: the v0 models' computation, rebuilt from its recipe (their weights are retired): MiniLM embeddings of
   prompts and replies, two heads of the v0 shapes on ``[u, v, u*v, |u-v|]`` (1,536 -> 256 -> 1 and three
   1,536 -> 256 -> 3, random weights: the cost does not depend on them), and SmolLM2's NLL of the reply *given the
   prompt* (at most 64 prompt tokens, vocabulary projections of the reply tokens only).
 
-Target: v1 / v0 at most 1.5 at batch 64. Writes ``benchmarks/results/reward_cost.json``.
+Target: shipped / v0 at most 1.5 at batch 64. Writes ``benchmarks/results/reward_cost.json``.
 """
 
 from __future__ import annotations
@@ -94,9 +94,9 @@ def main() -> None:
         v0(p, r)
         new = timed(lambda p=p, r=r: [model(p, r) for model in models], args.repeats, before=clear)[0]
         old = timed(lambda p=p, r=r: v0(p, r), args.repeats, before=clear)[0]
-        rows.append({"batch": batch, "v1_s": round(new, 4), "v0_s": round(old, 4),
-                     "ratio_v1_over_v0": round(new / old, 3)})
-        print(f"batch {batch:3d}: v1 {new:.3f} s, v0 {old:.3f} s, ratio {new / old:.2f}x", flush=True)
+        rows.append({"batch": batch, "shipped_s": round(new, 4), "v0_s": round(old, 4),
+                     "ratio_shipped_over_v0": round(new / old, 3)})
+        print(f"batch {batch:3d}: shipped {new:.3f} s, v0 {old:.3f} s, ratio {new / old:.2f}x", flush=True)
     device = default_device()
     save_record(args.out, device.type, {"device": device_name(device), "threads": torch.get_num_threads(),
                                         "date": datetime.now(UTC).isoformat(timespec="seconds"), "rows": rows})
