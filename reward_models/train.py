@@ -82,6 +82,7 @@ EMPATHY_OWN_CLIENT_WEIGHT = 0.0  # the same term on the empathy branch's mean ex
 #: (one reply with and without the ending under one prompt, so only the ending differs); 0 leaves it out (the -v1
 #: recipe, where rude endings only meet the genuine replies in the family ranking terms)
 RUDE_PAIR_WEIGHT = 2.0
+EMPATHY_RUDE_PAIR_WEIGHT = 0.0  # the same term on the empathy branch's mean expected level (0: off, as shipped)
 #: how many of each genuine reply's extra mismatched negatives are reflections written for a *similar* prompt (the
 #: rest: any other prompt); 0 draws them all at random (the shipped recipe: similar partners opened the echoes)
 NEAREST_MISMATCHED = 0
@@ -248,6 +249,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
+    bases = np.asarray(data.bases)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
     labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
     ce_weight = torch.where(genuine, 1.0, EMPATHY_NEGATIVE_CE_WEIGHT)
@@ -261,6 +263,9 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         if EMPATHY_OWN_CLIENT_WEIGHT:
             total = total + EMPATHY_OWN_CLIENT_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
                                                                     owners)
+        if EMPATHY_RUDE_PAIR_WEIGHT:
+            total = total + EMPATHY_RUDE_PAIR_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
+                                                                   bases)
         return total
 
     extra = bi_features(data.prompts, data.replies)
@@ -276,6 +281,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
              "trunk": trunk.identity(), "inputs": "cross+bi",
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
+             **({"rude_pair_weight": EMPATHY_RUDE_PAIR_WEIGHT} if EMPATHY_RUDE_PAIR_WEIGHT else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
              **_second_reflection_facts()}
@@ -328,7 +334,7 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
                   "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
-                  "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "FORM_STEPS")
+                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:

@@ -259,8 +259,8 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
     data = ReplySet()
     seekers, posts, replies, levels = read_epitome(data_dir)
     train = np.flatnonzero(~epitome_held_out(seekers))
-    for i in train:
-        data.add([posts[i]], [replies[i]], [int(levels[m][i]) for m in EPITOME_MECHANISMS], [int(i)], "epitome")
+    epitome_rows = [row for i in train for row in data.add(
+        [posts[i]], [replies[i]], [int(levels[m][i]) for m in EPITOME_MECHANISMS], [int(i)], "epitome")]
     rng = random.Random(SEED)
     train_posts, train_replies = [posts[i] for i in train], [replies[i] for i in train]
     for name, negatives in hard_negatives(train_posts, train_replies, SEED,
@@ -268,15 +268,15 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
                                            "mismatched")).items():
         keep = [k for k in range(len(train)) if rng.random() < negative_share]
         data.add([train_posts[k] for k in keep], [negatives[k] for k in keep], [0, 0, 0],
-                 [int(train[k]) for k in keep], name)
+                 [int(train[k]) for k in keep], name, bases=_spoilt_bases(name, [epitome_rows[k] for k in keep]))
     rows, pair_train = _pair_training_rows(data_dir)
     counsel_prompts, written = read_counsel_pairs()
     prompts = [rows[i][0] for i in pair_train] + counsel_prompts
     genuine = [rows[i][1].strip() for i in pair_train] + written
     groups = [-1 - k for k in range(len(prompts))]
-    data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
+    genuine_rows = data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
     for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
-        data.add(prompts, negatives, [0, 0, 0], groups, name)
+        data.add(prompts, negatives, [0, 0, 0], groups, name, bases=_spoilt_bases(name, genuine_rows))
     if counsel_reflections == 2:
         data.add(counsel_prompts, read_counsel_second(), [MASKED, 2, MASKED], groups[len(pair_train):],
                  "complex-reflection")

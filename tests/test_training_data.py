@@ -84,16 +84,18 @@ def test_mismatched_rows_know_the_row_of_their_own_client(data_dir):
         assert data.replies[i] == data.replies[j] and data.groups[i] != data.groups[j]
 
 
-def test_rude_ending_rows_know_the_genuine_row_they_extend(data_dir):
-    from reward_models.training_data import reflection_set
+@pytest.mark.parametrize("which, genuine", [("reflection_set", ("pair-level-2", "counsel-written")),
+                                            ("empathy_set", ("epitome", "complex-reflection"))])
+def test_rude_ending_rows_know_the_genuine_row_they_extend(data_dir, which, genuine):
+    from reward_models import training_data
 
-    data = reflection_set(data_dir)
+    data = getattr(training_data, which)(data_dir)
     based = [i for i, base in enumerate(data.bases) if base >= 0]
     assert len(data.bases) == len(data.prompts) and sorted(based) == [i for i, k in enumerate(data.kinds)
                                                                       if k == "rude_appended"]
     for i in based:
         j = data.bases[i]
-        assert data.kinds[j] in ("pair-level-2", "counsel-written") and data.prompts[i] == data.prompts[j]
+        assert data.kinds[j] in genuine and data.prompts[i] == data.prompts[j]
         assert data.groups[i] == data.groups[j] and data.replies[i].startswith(data.replies[j].rstrip() + " ")
 
 
