@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from mo_gymnasium.wrappers import LinearReward
 from stable_baselines3 import PPO
+from stable_baselines3.common.logger import Logger
 
 import morl_envs
 from agents.baselines import RandomChoiceAgent
@@ -109,6 +110,7 @@ def train(config: Config, weight: tuple[float, ...]) -> PPO:
     model = PPO("MlpPolicy", env, n_steps=config.n_steps, batch_size=config.batch_size, n_epochs=10,
                 learning_rate=config.learning_rate, gamma=1.0, gae_lambda=1.0, ent_coef=0.0, seed=config.seed,
                 policy_kwargs={"net_arch": [config.hidden]}, device="cpu", verbose=0)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # SB3's default logger makes a /tmp/SB3-* folder per run
     return model.learn(total_timesteps=config.timesteps)
 
 

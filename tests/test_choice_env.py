@@ -298,7 +298,7 @@ def test_sb3_ppo_front_reaches_the_known_front():
     assert result.hypervolume_fraction >= 0.8, result
     assert result.random_hypervolume < 0.3 * result.known_hypervolume < result.hypervolume
     assert result.normalised_gain >= 0.7 and result.mul < 0.1, result
-    assert result.seconds < 60
+    assert all(model.logger.get_dir() is None for model in agent.models.values())  # no /tmp/SB3-* folder per run
     # The same policies as a board agent: the leaderboard protocol finds the same front and the result validates.
     board = evaluate_choice(agent, "morl/Counsel-Choice-v2", seeds=(0,), timing_repeats=1)
     assert validate(board).env_id == "morl/Counsel-Choice-v2"
