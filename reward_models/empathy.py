@@ -6,7 +6,9 @@ EPITOME (Sharma et al., 2020) rates a reply to a help-seeking post on three mech
 score is the mean over mechanisms of the expected level / 2. Besides EPITOME's labels, training sees the
 adversarial suite's degenerate replies to training prompts (a rude remark appended, off-topic text, one word,
 nothing, an echo, a reply written for another client) at level 0, ranked below the genuine reply to the same
-prompt. Card: ``reward_models/cards/empathy.md``.
+prompt. A branch trained with a "genuine" gate (a fourth head, one logit: is this a genuine reply to this post, or one
+of the hacks) multiplies that mean by the gate's probability, so the mechanism heads judge the levels and the gate
+the hacks. Card: ``reward_models/cards/empathy.md``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 LEVELS = (0.0, 0.5, 1.0)  # level / 2
 
 
+GATE = "genuine"  # the gate head's name, in branches trained with one
+
+
+def gated_levels(logits: dict[str, torch.Tensor]) -> torch.Tensor:
+    """:func:`expected_levels` times the gate's probability where the branch has a gate head (else unchanged)."""
+    levels = expected_levels(logits)
+    return levels * torch.sigmoid(logits[GATE]) if GATE in logits else levels
+
+
 def expected_levels(logits: dict[str, torch.Tensor]) -> torch.Tensor:
     """Expected level / 2 of every mechanism, shape (B, 3), from the heads' 3-way logits."""
     levels = torch.tensor(LEVELS, device=logits[MECHANISMS[0]].device)
@@ -27,7 +38,8 @@ def expected_levels(logits: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 class EmpathyModel(CrossEncoderRewardModel):
-    """Empathy score in [0, 1]: the mean over EPITOME's three mechanisms of the expected level / 2."""
+    """Empathy score in [0, 1]: the mean over EPITOME's three mechanisms of the expected level / 2 (times the gate's
+    probability for a branch with a gate head)."""
 
     name = "empathy"
     version = 2
@@ -35,9 +47,9 @@ class EmpathyModel(CrossEncoderRewardModel):
     MECHANISMS = MECHANISMS
 
     def score_logits(self, logits: dict[str, torch.Tensor]) -> torch.Tensor:
-        return expected_levels(logits).mean(-1)
+        return gated_levels(logits).mean(-1)
 
     def mechanism_scores(self, prompts: list[str], responses: list[str]) -> dict[str, np.ndarray]:
-        """Expected level / 2 for each mechanism separately, for analysis."""
-        per = expected_levels(self.logits(list(prompts), list(responses))).float().cpu().numpy()
+        """Expected level / 2 for each mechanism separately (gated as the score is), for analysis."""
+        per = gated_levels(self.logits(list(prompts), list(responses))).float().cpu().numpy()
         return {m: per[:, k] for k, m in enumerate(MECHANISMS)}

@@ -60,11 +60,14 @@ class SentenceEncoder:
 
     @torch.inference_mode()
     def _embed(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of ``texts``, ``batch_size`` texts per forward. The
+        """Embeddings of ``texts``, ``batch_size`` texts per forward, run in order of length (characters) so a
+        chunk pads only to texts like its own, and returned in the given order. The
         chunks' embeddings stay on the device until the end, so on a GPU the host tokenises chunk i + 1 while the
         device still computes chunk i (one synchronisation per call, not per chunk)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")  # a chunk of like lengths pads little
+        texts = [texts[i] for i in order]
         chunks = []
         for start in range(0, len(texts), self.batch_size):
             stop = start + self.batch_size
@@ -74,7 +77,9 @@ class SentenceEncoder:
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (b, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(chunks).float().cpu().numpy()
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out[order] = torch.cat(chunks).float().cpu().numpy()
+        return out
 
     def _cached(self, keys: list, embed: Callable[[list], np.ndarray]) -> np.ndarray:
         """Rows for ``keys`` from the cache, embedding each distinct missing key once with ``embed``."""

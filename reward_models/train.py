@@ -51,6 +51,7 @@ from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
 from reward_models.robustness import TRAIN_BANK
 from reward_models.text_features import plain_punctuation
 from reward_models.training_data import (
+    COUNSEL_EXTRA_FILE,
     COUNSEL_SECOND_FILE,
     COUNSEL_TRAIN_FILE,
     EPITOME_MECHANISMS,
@@ -69,8 +70,8 @@ from reward_models.training_data import (
 from reward_models.well_formed import PENALTY_QUANTILE, malformed
 
 # The recipe of the shipped (-v2) weights. Each option was measured as an ablation (``--set``) on the held-out PAIR
-# ranking, EPITOME accuracy *and* the adversarial suite (docs/robustness.md, "Measured lead" paragraphs): about ten
-# variants were compared on the suite's held-out prompts, so its figures for the chosen recipe are somewhat
+# ranking, EPITOME accuracy *and* the adversarial suite (docs/robustness_history.md, "Measured lead" paragraphs):
+# about ten variants were compared on the suite's held-out prompts, so its figures for the chosen recipe are somewhat
 # optimistic; the phrase banks and prompts of training and suite stay disjoint all the same.
 REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.0, 0.05
 #: weight of the "own client" ranking term: a reflection written for client q scores higher with q's statement than
@@ -90,6 +91,9 @@ EMPATHY_NEAREST_MISMATCHED = 0  # the same for the empathy set's extra mismatche
 #: written reflections per Counsel training statement that both branches train on: 2 (the shipped recipe: the
 #: second restates the client in other words, so the branches meet reflections that share few of their words) or 1
 COUNSEL_REFLECTIONS = 2
+#: 1 adds the extra written training statements (``counsel_train_extra.json``: new statements on the same and on
+#: other topics, two reflections each) to both branches' training sets; 0 leaves them out (the -v2 recipe)
+COUNSEL_EXTRA = 0
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the -v1 recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = 0.5
@@ -97,6 +101,11 @@ EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 3.0
 #: weight of a hard negative's rows in the empathy cross-entropy (genuine rows: 1); the negatives are three in four
 #: training rows, so at 1 (the -v1 recipe) their all-zero labels pull every head towards level 0
 EMPATHY_NEGATIVE_CE_WEIGHT = 0.3
+#: weight of the empathy branch's "genuine" gate: a fourth head (one logit) trained with binary cross-entropy to tell
+#: the genuine replies from the hard negatives; the score is then the mean expected level times the gate's
+#: probability, and the ranking and rude-ending terms act on the gate only (the levels detached), so the mechanism
+#: heads can keep EPITOME's levels while the gate carries the hacks; 0 leaves the gate out (the -v2 recipe)
+EMPATHY_GATE_WEIGHT = 0.0
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -145,7 +154,8 @@ def masked_cross_entropy(logits: dict[str, torch.Tensor], levels: torch.Tensor, 
         keep = levels[:, k] != MASKED
         if keep.any():
             ce = torch.nn.functional.cross_entropy(logits[mechanism][keep], levels[keep, k], reduction="none")
-            total = total + (ce * weight[keep]).sum() / weight[keep].sum()
+            if weight[keep].sum() > 0:  # a batch may hold a mechanism's labels only on rows weighted 0
+                total = total + (ce * weight[keep]).sum() / weight[keep].sum()
     return total
 
 
@@ -181,16 +191,18 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
 
 
 def _second_reflection_facts() -> dict:
-    """The facts recording a run that trained on the second written reflections (none with one reflection)."""
-    if COUNSEL_REFLECTIONS == 1:
-        return {}
-    return {"counsel_reflections": COUNSEL_REFLECTIONS, "counsel_second_sha256": file_sha256(COUNSEL_SECOND_FILE)}
+    """The facts recording a run that trained on the second written reflections (none with one reflection) and on
+    the extra statements (none without them)."""
+    facts = {} if COUNSEL_REFLECTIONS == 1 else {"counsel_reflections": COUNSEL_REFLECTIONS,
+                                                 "counsel_second_sha256": file_sha256(COUNSEL_SECOND_FILE)}
+    return {**facts, **({"counsel_extra_sha256": file_sha256(COUNSEL_EXTRA_FILE)} if COUNSEL_EXTRA else {})}
 
 
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
-    data, trunk = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS), shared_trunk(device="cpu")
+    data = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS, bool(COUNSEL_EXTRA))
+    trunk = shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     extra = bi_features(data.prompts, data.replies)
@@ -244,7 +256,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
     above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
     :func:`train_reflection`)."""
-    data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS)
+    data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS,
+                       counsel_extra=bool(COUNSEL_EXTRA))
     trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
@@ -256,20 +269,26 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
 
     def loss(logits: dict[str, torch.Tensor], rows: list[int]) -> torch.Tensor:
         total = masked_cross_entropy(logits, targets[rows], ce_weight[rows])
+        score = 4.0 * expected_levels(logits).mean(-1)
+        if EMPATHY_GATE_WEIGHT:
+            gate = logits["genuine"].squeeze(-1)
+            total = total + EMPATHY_GATE_WEIGHT * torch.nn.functional.binary_cross_entropy_with_logits(
+                gate, genuine[rows].float())
+            score = score.detach() * torch.sigmoid(gate)
         g, order = torch.as_tensor(groups[rows]), labelled[rows]
         better = (g[:, None] == g[None, :]) & (order[:, None] > order[None, :]) & genuine[rows][:, None]
         if better.any():
-            total = total + EMPATHY_RANK_WEIGHT * ranking_loss(4.0 * expected_levels(logits).mean(-1), better)
+            total = total + EMPATHY_RANK_WEIGHT * ranking_loss(score, better)
         if EMPATHY_OWN_CLIENT_WEIGHT:
-            total = total + EMPATHY_OWN_CLIENT_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
-                                                                    owners)
+            total = total + EMPATHY_OWN_CLIENT_WEIGHT * paired_loss(score, rows, owners)
         if EMPATHY_RUDE_PAIR_WEIGHT:
-            total = total + EMPATHY_RUDE_PAIR_WEIGHT * paired_loss(4.0 * expected_levels(logits).mean(-1), rows,
-                                                                   bases)
+            total = total + EMPATHY_RUDE_PAIR_WEIGHT * paired_loss(score, rows, bases)
         return total
 
     extra = bi_features(data.prompts, data.replies)
     heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
+    if EMPATHY_GATE_WEIGHT:
+        heads["genuine"] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
                        owners if EMPATHY_OWN_CLIENT_WEIGHT else None)
     seekers, posts, replies, levels = read_epitome(data_dir)
@@ -282,6 +301,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              "trunk": trunk.identity(), "inputs": "cross+bi",
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
              **({"rude_pair_weight": EMPATHY_RUDE_PAIR_WEIGHT} if EMPATHY_RUDE_PAIR_WEIGHT else {}),
+             **({"gate_weight": EMPATHY_GATE_WEIGHT} if EMPATHY_GATE_WEIGHT else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
              **_second_reflection_facts()}
@@ -334,26 +354,27 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
                   "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
-                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "FORM_STEPS")
+                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_NEAREST_MISMATCHED",
+                  "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
-    in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2. Raises MorlError naming
-    what is wrong."""
+    in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 or 1.
+    Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS"))
+    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
-    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
+    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2, "COUNSEL_EXTRA": 1,
             "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else

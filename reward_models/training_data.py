@@ -37,13 +37,15 @@ from reward_models.encoder import shared_encoder
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
 from reward_models.text_features import plain_punctuation
 
-__all__ = ["COUNSEL_SECOND_FILE", "COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED", "ReplySet", "empathy_set",
-           "hard_negatives", "held_out_groups", "held_out_responses", "read_counsel_pairs", "read_counsel_second",
-           "read_epitome", "reflection_set", "training_replies"]
+__all__ = ["COUNSEL_EXTRA_FILE", "COUNSEL_SECOND_FILE", "COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED",
+           "ReplySet", "counsel_training", "empathy_set", "hard_negatives", "held_out_groups", "held_out_responses",
+           "read_counsel_extra", "read_counsel_pairs", "read_counsel_second", "read_epitome", "reflection_set",
+           "training_replies"]
 
 EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
 COUNSEL_SECOND_FILE = COUNSEL_TRAIN_FILE.with_name("counsel_train_second.json")
+COUNSEL_EXTRA_FILE = COUNSEL_TRAIN_FILE.with_name("counsel_train_extra.json")
 HELD_OUT_FRACTION = 0.2
 SEED = 0
 MASKED = -1  # an empathy label left out of the loss
@@ -115,6 +117,26 @@ def read_counsel_second(path: Path = COUNSEL_SECOND_FILE, first: Path = COUNSEL_
     return [second[i] for i in ids]
 
 
+def read_counsel_extra(path: Path = COUNSEL_EXTRA_FILE) -> tuple[list[str], list[str], list[str]]:
+    """The extra training statements (written for training only; no environment serves them) with their first and
+    second written reflections."""
+    pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    return [p["prompt"] for p in pairs], [p["reflection"] for p in pairs], [p["second"] for p in pairs]
+
+
+def counsel_training(counsel_reflections: int = 1,
+                     extra: bool = False) -> tuple[list[str], list[str], list[str] | None]:
+    """The written training statements, their first reflections and, with ``counsel_reflections`` 2, their second
+    ones (else None); ``extra`` appends the extra statements of :func:`read_counsel_extra`."""
+    prompts, first = read_counsel_pairs()
+    second = read_counsel_second() if counsel_reflections == 2 else None
+    if extra:
+        more, more_first, more_second = read_counsel_extra()
+        prompts, first = prompts + more, first + more_first
+        second = None if second is None else second + more_second
+    return prompts, first, second
+
+
 def hard_negatives(prompts: list[str], genuine: list[str], seed: int,
                    generators: tuple[str, ...] = NEGATIVE_GENERATORS) -> dict[str, list[str]]:
     """The suite's degenerate replies to ``prompts`` from the training phrase bank; the stock sentence and question
@@ -134,13 +156,15 @@ def _pair_training_rows(data_dir: Path) -> tuple[list[list[str]], list[int]]:
     return rows, [i for i in range(len(rows)) if i not in held]
 
 
-def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflections: int = 1) -> ReplySet:
+def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflections: int = 1,
+                   counsel_extra: bool = False) -> ReplySet:
     """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
     of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies);
     ``nearest_mismatched``: how many of the extra mismatched replies come from similar prompts (see
     :func:`add_mismatched`; 0 in the shipped recipe); ``counsel_reflections``: 1 (both sets of a statement's
     negatives built on its one reflection) or 2 (the shipped recipe: its second reflection too,
-    :func:`read_counsel_second`, carrying the second set)."""
+    :func:`read_counsel_second`, carrying the second set); ``counsel_extra``: the extra statements too
+    (:func:`counsel_training`)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
     complex_rows: dict[int, list[int]] = {1: [], 2: []}  # per complex-reflection column: its row of each prompt
@@ -153,11 +177,10 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflecti
     for seed, column in ((0, 1), (1, 2)):  # the negatives of each of the two complex reflections
         for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed).items():
             data.add(prompts, replies, 0.0, train, name, bases=_spoilt_bases(name, complex_rows[column]))
-    counsel_prompts, written = read_counsel_pairs()
+    counsel_prompts, written, second = counsel_training(counsel_reflections, counsel_extra)
     groups = [len(rows) + k for k in range(len(counsel_prompts))]
     columns = [(written, data.add(counsel_prompts, written, 1.0, groups, "counsel-written"))]
-    if counsel_reflections == 2:
-        second = read_counsel_second()
+    if second is not None:
         columns.append((second, data.add(counsel_prompts, second, 1.0, groups, "counsel-written")))
     for seed in (0, 1):
         genuine, genuine_rows = columns[min(seed, len(columns) - 1)]
@@ -250,12 +273,12 @@ def held_out_responses(data_dir: Path) -> list[str]:
 
 
 def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched: int = 0,
-                counsel_reflections: int = 1) -> ReplySet:
+                counsel_reflections: int = 1, counsel_extra: bool = False) -> ReplySet:
     """EPITOME's training pairs with their three levels; hard negatives (level 0 everywhere) on a share of its
     training posts and on every PAIR and Counsel training prompt; the PAIR and written complex reflections as
     interpretations of level 2 (the other mechanisms masked); ``nearest_mismatched``: as for
     :func:`reflection_set`; ``counsel_reflections`` 2 adds each statement's second reflection as one more level-2
-    interpretation (with its extra mismatched negatives)."""
+    interpretation (with its extra mismatched negatives); ``counsel_extra``: as for :func:`reflection_set`."""
     data = ReplySet()
     seekers, posts, replies, levels = read_epitome(data_dir)
     train = np.flatnonzero(~epitome_held_out(seekers))
@@ -270,15 +293,15 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
         data.add([train_posts[k] for k in keep], [negatives[k] for k in keep], [0, 0, 0],
                  [int(train[k]) for k in keep], name, bases=_spoilt_bases(name, [epitome_rows[k] for k in keep]))
     rows, pair_train = _pair_training_rows(data_dir)
-    counsel_prompts, written = read_counsel_pairs()
+    counsel_prompts, written, second = counsel_training(counsel_reflections, counsel_extra)
     prompts = [rows[i][0] for i in pair_train] + counsel_prompts
     genuine = [rows[i][1].strip() for i in pair_train] + written
     groups = [-1 - k for k in range(len(prompts))]
     genuine_rows = data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
     for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
         data.add(prompts, negatives, [0, 0, 0], groups, name, bases=_spoilt_bases(name, genuine_rows))
-    if counsel_reflections == 2:
-        data.add(counsel_prompts, read_counsel_second(), [MASKED, 2, MASKED], groups[len(pair_train):],
+    if second is not None:
+        data.add(counsel_prompts, second, [MASKED, 2, MASKED], groups[len(pair_train):],
                  "complex-reflection")
     add_mismatched(data, ("complex-reflection",), EXTRA_MISMATCHED // 2, seed=3, target=[0, 0, 0],
                    nearest=nearest_mismatched)

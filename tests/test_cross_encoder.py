@@ -160,6 +160,22 @@ def test_masked_cross_entropy_weighs_rows_and_skips_masked_levels():
     without_last = masked_cross_entropy({m: v[:2] for m, v in logits.items()}, levels[:2], torch.ones(2))
     assert float(masked_cross_entropy(logits, levels, torch.tensor([1.0, 1.0, 0.0]))) == pytest.approx(
         float(without_last), rel=1e-6)  # a row of weight 0 does not count
+    # emotional reactions is labelled only on rows 0 and 2, both of weight 0 here: it adds no term (and no 0 / 0)
+    only_row_1 = masked_cross_entropy(logits, levels, torch.tensor([0.0, 1.0, 0.0]))
+    expected = sum(torch.nn.functional.cross_entropy(logits[m][1:2], levels[1:2, k])
+                   for k, m in enumerate(EPITOME_MECHANISMS) if k > 0)
+    assert float(only_row_1) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_a_gate_head_scales_the_empathy_score_and_its_mechanisms():
+    from reward_models.empathy import GATE, MECHANISMS, EmpathyModel, expected_levels
+
+    model = EmpathyModel.__new__(EmpathyModel)  # only score_logits is exercised: no weights needed
+    logits = {m: torch.tensor([[0.0, 0.0, 4.0], [4.0, 0.0, 0.0]]) for m in MECHANISMS}
+    plain = model.score_logits(logits)
+    np.testing.assert_allclose(plain.numpy(), expected_levels(logits).mean(-1).numpy())
+    gated = model.score_logits({**logits, GATE: torch.tensor([[0.0], [-30.0]])})
+    np.testing.assert_allclose(gated.numpy(), [0.5 * float(plain[0]), 0.0], atol=1e-6)
 
 
 def test_ranking_loss_is_small_when_the_order_is_right():

@@ -440,7 +440,7 @@ def test_suite_on_the_shipped_models(data_dir):
 # The thresholds on the shipped models: a fixed subset in the default run, the whole suite in the slow one
 # ---------------------------------------------------------------------------------------------------------------
 
-#: thresholds the shipped v2 models still miss on the whole suite (docs/robustness.md, "AFTER: the v2 models"; issue
+#: thresholds the shipped v2 models still miss on the whole suite (docs/robustness.md, "NOW: the v2 models"; issue
 #: 12 stays open on them): the slow test fails if any other threshold is missed, if one of these starts to pass
 #: (then remove it here), or if one of them falls below GAP_FLOOR
 KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {

@@ -147,3 +147,29 @@ def test_second_written_reflections_align_with_their_statements_and_carry_the_se
     (tmp_path / "second.json").write_text(json.dumps(partial), encoding="utf-8")
     with pytest.raises(ValueError, match="must hold a second reflection of every statement"):
         read_counsel_second(tmp_path / "second.json")
+
+
+def test_extra_statements_are_new_and_join_both_sets_only_when_asked(data_dir):
+    import re
+
+    from morl_envs.datasets import load_counsel
+    from reward_models.training_data import counsel_training, empathy_set, read_counsel_extra, reflection_set
+
+    prompts, first, second = read_counsel_extra()
+    assert len(prompts) == len(first) == len(second) == 220 and len(set(prompts)) == 220
+    held = [p.text for s in ("validation", "test") for p in load_counsel().split(s)]
+    assert not set(prompts) & (set(held) | set(p.text for p in load_counsel().split("train")))
+
+    def runs(text: str, n: int) -> set[tuple[str, ...]]:
+        words = re.findall(r"[a-z']+", text.lower())
+        return {tuple(words[k:k + n]) for k in range(len(words) - n + 1)}
+
+    assert not any(runs(s, 3) & runs(p, 3) for p, s in zip(prompts, second))  # the second restates in other words
+    held_runs = set().union(*(runs(t, 5) for t in held))
+    assert not any(runs(t, 5) & held_runs for t in prompts + first + second)
+    base, extra = counsel_training(2), counsel_training(2, extra=True)
+    assert extra[0] == base[0] + prompts and extra[2] == base[2] + second and counsel_training(1, True)[2] is None
+    with_extra = reflection_set(data_dir, counsel_reflections=2, counsel_extra=True)
+    assert (np.asarray(with_extra.kinds) == "counsel-written").sum() == 2 * 440
+    empathy = empathy_set(data_dir, counsel_reflections=2, counsel_extra=True)
+    assert set(prompts) <= set(empathy.prompts) and not set(prompts) & set(empathy_set(data_dir).prompts)
