@@ -10,7 +10,9 @@ Sources, all read from a path (third-party data is never copied into the package
 - The project's own 220 training statements with a written complex reflection (``reward_models/data/
   counsel_train_pairs.json``, CC0), and a second reflection of each that restates it in other words
   (``counsel_train_second.json``, CC0; used when a recipe asks for two per statement, as PAIR has two per prompt).
-  The validation and test statements and their reflections never enter training.
+  The validation and test statements and their reflections never enter training. A recipe may add 220 extra
+  statements written for training only (``counsel_train_extra.json``, CC0: the same 11 topics and 11 others, two
+  reflections each; no environment serves them).
 - Hard negatives (:func:`hard_negatives`): the degenerate replies of the adversarial suite
   (``reward_models.robustness``) built on the *training* prompts from the *training* phrase bank only, so the suite,
   which uses held-out prompts and a disjoint phrase bank, measures generalisation rather than memorised phrases.
