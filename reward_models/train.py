@@ -102,9 +102,10 @@ EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 3.0
 #: training rows, so at 1 (the -v1 recipe) their all-zero labels pull every head towards level 0
 EMPATHY_NEGATIVE_CE_WEIGHT = 0.3
 #: weight of the empathy branch's "genuine" gate: a fourth head (one logit) trained with binary cross-entropy to tell
-#: the genuine replies from the hard negatives; the score is then the mean expected level times the gate's
-#: probability, and the ranking and rude-ending terms act on the gate only (the levels detached), so the mechanism
-#: heads can keep EPITOME's levels while the gate carries the hacks; 0 leaves the gate out (the -v2 recipe)
+#: the genuine replies from the hard negatives (the two classes weighing the same in each batch); the score is then
+#: the mean expected level times the gate's probability, and the ranking and rude-ending terms act on the gate only
+#: (the levels detached), so the mechanism heads can keep EPITOME's levels while the gate carries the hacks; 0 leaves
+#: the gate out (the -v2 recipe)
 EMPATHY_GATE_WEIGHT = 0.0
 HIDDEN = 256
 FORM_STEPS = 300
@@ -271,9 +272,10 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         total = masked_cross_entropy(logits, targets[rows], ce_weight[rows])
         score = 4.0 * expected_levels(logits).mean(-1)
         if EMPATHY_GATE_WEIGHT:
-            gate = logits["genuine"].squeeze(-1)
+            gate, real = logits["genuine"].squeeze(-1), genuine[rows].float()
+            balance = (real.numel() - real.sum()) / real.sum().clamp(min=1.0)  # genuine rows weigh as much as the rest
             total = total + EMPATHY_GATE_WEIGHT * torch.nn.functional.binary_cross_entropy_with_logits(
-                gate, genuine[rows].float())
+                gate, real, pos_weight=balance)
             score = score.detach() * torch.sigmoid(gate)
         g, order = torch.as_tensor(groups[rows]), labelled[rows]
         better = (g[:, None] == g[None, :]) & (order[:, None] > order[None, :]) & genuine[rows][:, None]
