@@ -45,7 +45,7 @@ from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss
 from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
-from reward_models.empathy import expected_levels
+from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
 from reward_models.robustness import TRAIN_BANK
@@ -272,7 +272,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         total = masked_cross_entropy(logits, targets[rows], ce_weight[rows])
         score = 4.0 * expected_levels(logits).mean(-1)
         if EMPATHY_GATE_WEIGHT:
-            gate, real = logits["genuine"].squeeze(-1), genuine[rows].float()
+            gate, real = logits[GATE].squeeze(-1), genuine[rows].float()
             balance = (real.numel() - real.sum()) / real.sum().clamp(min=1.0)  # genuine rows weigh as much as the rest
             total = total + EMPATHY_GATE_WEIGHT * torch.nn.functional.binary_cross_entropy_with_logits(
                 gate, real, pos_weight=balance)
@@ -290,7 +290,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     extra = bi_features(data.prompts, data.replies)
     heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
     if EMPATHY_GATE_WEIGHT:
-        heads["genuine"] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
+        heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
                        owners if EMPATHY_OWN_CLIENT_WEIGHT else None)
     seekers, posts, replies, levels = read_epitome(data_dir)
