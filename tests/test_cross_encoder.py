@@ -167,7 +167,7 @@ def test_masked_cross_entropy_weighs_rows_and_skips_masked_levels():
     assert float(only_row_1) == pytest.approx(float(expected), rel=1e-6)
 
 
-def test_a_gate_head_scales_the_empathy_score_and_its_mechanisms():
+def test_a_gate_head_scales_the_empathy_score():
     from reward_models.empathy import GATE, MECHANISMS, EmpathyModel, expected_levels
 
     model = EmpathyModel.__new__(EmpathyModel)  # only score_logits is exercised: no weights needed

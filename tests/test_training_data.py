@@ -165,7 +165,12 @@ def test_extra_statements_are_new_and_join_both_sets_only_when_asked(data_dir):
         return {tuple(words[k:k + n]) for k in range(len(words) - n + 1)}
 
     assert not any(runs(s, 3) & runs(p, 3) for p, s in zip(prompts, second))  # the second restates in other words
-    held_runs = set().union(*(runs(t, 5) for t in held))
+    import json
+
+    from morl_envs.robustness import COUNSEL_REFLECTIONS_FILE
+
+    written = [r["text"] for r in json.loads(COUNSEL_REFLECTIONS_FILE.read_text(encoding="utf-8"))["reflections"]]
+    held_runs = set().union(*(runs(t, 5) for t in held + written))  # held-out statements and their reflections
     assert not any(runs(t, 5) & held_runs for t in prompts + first + second)
     base, extra = counsel_training(2), counsel_training(2, extra=True)
     assert extra[0] == base[0] + prompts and extra[2] == base[2] + second and counsel_training(1, True)[2] is None
