@@ -15,9 +15,13 @@ written for this project (CC0, like ``morl_envs/data/counsel_prompts.json``).
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
+#: 120 more rude remarks that training may use (CC0; ten kinds of rudeness, twelve each): :func:`with_more_rude_remarks`
+RUDE_EXTRA_FILE = Path(__file__).resolve().parent / "data" / "train_rude_extra.json"
 #: the least number of entries in each field of a bank
 MIN_ENTRIES = 8
 
@@ -427,3 +431,12 @@ EVAL_BANK = PhraseBank(
     ),
     one_words=("Ok.", "Uh-huh.", "Alright.", "Yeah.", "Noted.", "Indeed.", "Fine.", "Wow.", "Cool.", "Totally."),
 )
+
+
+def with_more_rude_remarks(bank: PhraseBank, path: Path = RUDE_EXTRA_FILE) -> PhraseBank:
+    """``bank`` with the rude remarks of ``path`` (a JSON object whose ``kinds`` maps each kind of rudeness to its
+    remarks) after its own, named ``<bank>+rude``: the training option ``RUDE_EXTRA``, so that a model meets many
+    kinds of rude ending rather than one bank's forty phrases."""
+    kinds = json.loads(path.read_text(encoding="utf-8"))["kinds"]
+    return replace(bank, name=f"{bank.name}+rude",
+                   rude_remarks=bank.rude_remarks + tuple(r for remarks in kinds.values() for r in remarks))

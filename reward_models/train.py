@@ -48,10 +48,11 @@ from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
+from reward_models.phrase_banks import RUDE_EXTRA_FILE, PhraseBank, with_more_rude_remarks
 from reward_models.robustness import TRAIN_BANK
 from reward_models.text_features import plain_punctuation
 from reward_models.training_data import (
-    COUNSEL_EXTRA_FILE,
+    COUNSEL_EXTRA_FILES,
     COUNSEL_SECOND_FILE,
     COUNSEL_TRAIN_FILE,
     EPITOME_MECHANISMS,
@@ -91,9 +92,13 @@ EMPATHY_NEAREST_MISMATCHED = 0  # the same for the empathy set's extra mismatche
 #: written reflections per Counsel training statement that both branches train on: 2 (the shipped recipe: the
 #: second restates the client in other words, so the branches meet reflections that share few of their words) or 1
 COUNSEL_REFLECTIONS = 2
-#: 1 adds the extra written training statements (``counsel_train_extra.json``: new statements on the same and on
-#: other topics, two reflections each) to both branches' training sets; 0 leaves them out (the -v2 recipe)
+#: how many files of extra written training statements (``training_data.COUNSEL_EXTRA_FILES``: 220 new statements
+#: each, on the same and on other topics, two reflections each) join both branches' training sets; 0 leaves them out
+#: (the -v2 recipe)
 COUNSEL_EXTRA = 0
+#: 1 adds 120 more rude remarks (``phrase_banks.with_more_rude_remarks``: ten kinds of rudeness) to the training
+#: bank that both branches' negatives are drawn from; 0 keeps its 40 (the -v2 recipe)
+RUDE_EXTRA = 0
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the -v1 recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = 0.5
@@ -192,17 +197,25 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
 
 
 def _second_reflection_facts() -> dict:
-    """The facts recording a run that trained on the second written reflections (none with one reflection) and on
-    the extra statements (none without them)."""
+    """The facts recording a run that trained on the second written reflections (none with one reflection), on the
+    extra statements and on the extra rude remarks (none without them)."""
     facts = {} if COUNSEL_REFLECTIONS == 1 else {"counsel_reflections": COUNSEL_REFLECTIONS,
                                                  "counsel_second_sha256": file_sha256(COUNSEL_SECOND_FILE)}
-    return {**facts, **({"counsel_extra_sha256": file_sha256(COUNSEL_EXTRA_FILE)} if COUNSEL_EXTRA else {})}
+    extra = {"counsel_extra_sha256": [file_sha256(path) for path in COUNSEL_EXTRA_FILES[:COUNSEL_EXTRA]]}
+    rude = {"rude_extra_sha256": file_sha256(RUDE_EXTRA_FILE)}
+    return {**facts, **(extra if COUNSEL_EXTRA else {}), **(rude if RUDE_EXTRA else {})}
+
+
+def training_bank() -> PhraseBank:
+    """The phrase bank the training negatives are drawn from: :data:`TRAIN_BANK`, with more rude remarks when the
+    recipe asks for them (``RUDE_EXTRA``)."""
+    return with_more_rude_remarks(TRAIN_BANK) if RUDE_EXTRA else TRAIN_BANK
 
 
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
-    data = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS, bool(COUNSEL_EXTRA))
+    data = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS, COUNSEL_EXTRA, training_bank())
     trunk = shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
@@ -258,7 +271,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
     :func:`train_reflection`)."""
     data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS,
-                       counsel_extra=bool(COUNSEL_EXTRA))
+                       counsel_extra=COUNSEL_EXTRA, bank=training_bank())
     trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
@@ -357,13 +370,14 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
                   "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
                   "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_NEAREST_MISMATCHED",
-                  "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "FORM_STEPS")
+                  "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
-    in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 or 1.
+    in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
+    the number of extra files, ``RUDE_EXTRA`` 0 or 1.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
@@ -376,7 +390,8 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
-    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2, "COUNSEL_EXTRA": 1,
+    high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
+            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "RUDE_EXTRA": 1,
             "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else

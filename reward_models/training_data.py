@@ -10,9 +10,9 @@ Sources, all read from a path (third-party data is never copied into the package
 - The project's own 220 training statements with a written complex reflection (``reward_models/data/
   counsel_train_pairs.json``, CC0), and a second reflection of each that restates it in other words
   (``counsel_train_second.json``, CC0; used when a recipe asks for two per statement, as PAIR has two per prompt).
-  The validation and test statements and their reflections never enter training. A recipe may add 220 extra
-  statements written for training only (``counsel_train_extra.json``, CC0: the same 11 topics and 11 others, two
-  reflections each; no environment serves them).
+  The validation and test statements and their reflections never enter training. A recipe may add 220 or 440 extra
+  statements written for training only (``counsel_train_extra.json`` and ``counsel_train_extra2.json``, CC0: each
+  the same 11 topics and 11 others, two reflections each; no environment serves them).
 - Hard negatives (:func:`hard_negatives`): the degenerate replies of the adversarial suite
   (``reward_models.robustness``) built on the *training* prompts from the *training* phrase bank only, so the suite,
   which uses held-out prompts and a disjoint phrase bank, measures generalisation rather than memorised phrases.
@@ -36,11 +36,13 @@ import numpy as np
 
 from morl_core.pair_data import PAIR_LEVELS, read_pair_rows
 from reward_models.encoder import shared_encoder
+from reward_models.phrase_banks import PhraseBank
 from reward_models.robustness import GENERATORS, TRAIN_BANK, degenerate_replies
 from reward_models.text_features import plain_punctuation
 
-__all__ = ["COUNSEL_EXTRA_FILE", "COUNSEL_SECOND_FILE", "COUNSEL_TRAIN_FILE", "EPITOME_MECHANISMS", "MASKED",
-           "ReplySet", "counsel_training", "empathy_set", "hard_negatives", "held_out_groups", "held_out_responses",
+__all__ = ["COUNSEL_EXTRA_FILE", "COUNSEL_EXTRA_FILES", "COUNSEL_SECOND_FILE", "COUNSEL_TRAIN_FILE",
+           "EPITOME_MECHANISMS", "MASKED", "ReplySet", "counsel_training", "empathy_set", "hard_negatives",
+           "held_out_groups", "held_out_responses",
            "read_counsel_extra", "read_counsel_pairs", "read_counsel_second", "read_epitome", "reflection_set",
            "training_replies"]
 
@@ -48,6 +50,8 @@ EPITOME_MECHANISMS = ("emotional-reactions", "interpretations", "explorations")
 COUNSEL_TRAIN_FILE = Path(__file__).resolve().parent / "data" / "counsel_train_pairs.json"
 COUNSEL_SECOND_FILE = COUNSEL_TRAIN_FILE.with_name("counsel_train_second.json")
 COUNSEL_EXTRA_FILE = COUNSEL_TRAIN_FILE.with_name("counsel_train_extra.json")
+#: the files of extra training statements, in the order a recipe adds them (``counsel_training``'s ``extra``)
+COUNSEL_EXTRA_FILES = (COUNSEL_EXTRA_FILE, COUNSEL_TRAIN_FILE.with_name("counsel_train_extra2.json"))
 HELD_OUT_FRACTION = 0.2
 SEED = 0
 MASKED = -1  # an empathy label left out of the loss
@@ -127,26 +131,28 @@ def read_counsel_extra(path: Path = COUNSEL_EXTRA_FILE) -> tuple[list[str], list
 
 
 def counsel_training(counsel_reflections: int = 1,
-                     extra: bool = False) -> tuple[list[str], list[str], list[str] | None]:
+                     extra: int = 0) -> tuple[list[str], list[str], list[str] | None]:
     """The written training statements, their first reflections and, with ``counsel_reflections`` 2, their second
-    ones (else None); ``extra`` appends the extra statements of :func:`read_counsel_extra`."""
+    ones (else None); ``extra``: how many of :data:`COUNSEL_EXTRA_FILES` to append (:func:`read_counsel_extra`)."""
     prompts, first = read_counsel_pairs()
     second = read_counsel_second() if counsel_reflections == 2 else None
-    if extra:
-        more, more_first, more_second = read_counsel_extra()
+    for path in COUNSEL_EXTRA_FILES[:int(extra)]:
+        more, more_first, more_second = read_counsel_extra(path)
         prompts, first = prompts + more, first + more_first
         second = None if second is None else second + more_second
     return prompts, first, second
 
 
 def hard_negatives(prompts: list[str], genuine: list[str], seed: int,
-                   generators: tuple[str, ...] = NEGATIVE_GENERATORS) -> dict[str, list[str]]:
-    """The suite's degenerate replies to ``prompts`` from the training phrase bank; the stock sentence and question
-    are drawn from the whole bank per prompt (the suite uses one fixed phrase for every prompt)."""
-    out = degenerate_replies(prompts, genuine, bank=TRAIN_BANK, seed=seed, generators=generators)
+                   generators: tuple[str, ...] = NEGATIVE_GENERATORS,
+                   bank: PhraseBank = TRAIN_BANK) -> dict[str, list[str]]:
+    """The suite's degenerate replies to ``prompts`` from a training phrase bank (``bank``: :data:`TRAIN_BANK`, or
+    it with more rude remarks); the stock sentence and question are drawn from the whole bank per prompt (the suite
+    uses one fixed phrase for every prompt)."""
+    out = degenerate_replies(prompts, genuine, bank=bank, seed=seed, generators=generators)
     rng = random.Random(seed)
-    for name, pool in (("generic_sentence", TRAIN_BANK.generic_sentences),
-                       ("generic_question", TRAIN_BANK.generic_questions)):
+    for name, pool in (("generic_sentence", bank.generic_sentences),
+                       ("generic_question", bank.generic_questions)):
         if name in out:
             out[name] = [rng.choice(pool) for _ in prompts]
     return out
@@ -159,14 +165,14 @@ def _pair_training_rows(data_dir: Path) -> tuple[list[list[str]], list[int]]:
 
 
 def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflections: int = 1,
-                   counsel_extra: bool = False) -> ReplySet:
+                   counsel_extra: int = 0, bank: PhraseBank = TRAIN_BANK) -> ReplySet:
     """PAIR's graded training replies (target level / 2), the written Counsel reflections (1) and the hard negatives
     of both (0), two negatives per generator and prompt (built on each prompt's two genuine replies);
     ``nearest_mismatched``: how many of the extra mismatched replies come from similar prompts (see
     :func:`add_mismatched`; 0 in the shipped recipe); ``counsel_reflections``: 1 (both sets of a statement's
     negatives built on its one reflection) or 2 (the shipped recipe: its second reflection too,
-    :func:`read_counsel_second`, carrying the second set); ``counsel_extra``: the extra statements too
-    (:func:`counsel_training`)."""
+    :func:`read_counsel_second`, carrying the second set); ``counsel_extra``: how many files of extra statements to add
+    (:func:`counsel_training`); ``bank``: the training phrase bank of the negatives (:func:`hard_negatives`)."""
     data = ReplySet()
     rows, train = _pair_training_rows(data_dir)
     complex_rows: dict[int, list[int]] = {1: [], 2: []}  # per complex-reflection column: its row of each prompt
@@ -177,7 +183,8 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflecti
                 complex_rows[column] += added
     prompts = [rows[i][0] for i in train]
     for seed, column in ((0, 1), (1, 2)):  # the negatives of each of the two complex reflections
-        for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed).items():
+        for name, replies in hard_negatives(prompts, [rows[i][column].strip() for i in train], seed,
+                                            bank=bank).items():
             data.add(prompts, replies, 0.0, train, name, bases=_spoilt_bases(name, complex_rows[column]))
     counsel_prompts, written, second = counsel_training(counsel_reflections, counsel_extra)
     groups = [len(rows) + k for k in range(len(counsel_prompts))]
@@ -186,7 +193,7 @@ def reflection_set(data_dir: Path, nearest_mismatched: int = 0, counsel_reflecti
         columns.append((second, data.add(counsel_prompts, second, 1.0, groups, "counsel-written")))
     for seed in (0, 1):
         genuine, genuine_rows = columns[min(seed, len(columns) - 1)]
-        for name, replies in hard_negatives(counsel_prompts, genuine, seed).items():
+        for name, replies in hard_negatives(counsel_prompts, genuine, seed, bank=bank).items():
             data.add(counsel_prompts, replies, 0.0, groups, name, bases=_spoilt_bases(name, genuine_rows))
     add_mismatched(data, ("pair-level-2", "counsel-written"), EXTRA_MISMATCHED, seed=1, nearest=nearest_mismatched)
     return data
@@ -275,12 +282,14 @@ def held_out_responses(data_dir: Path) -> list[str]:
 
 
 def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched: int = 0,
-                counsel_reflections: int = 1, counsel_extra: bool = False) -> ReplySet:
+                counsel_reflections: int = 1, counsel_extra: int = 0,
+                bank: PhraseBank = TRAIN_BANK) -> ReplySet:
     """EPITOME's training pairs with their three levels; hard negatives (level 0 everywhere) on a share of its
     training posts and on every PAIR and Counsel training prompt; the PAIR and written complex reflections as
     interpretations of level 2 (the other mechanisms masked); ``nearest_mismatched``: as for
     :func:`reflection_set`; ``counsel_reflections`` 2 adds each statement's second reflection as one more level-2
-    interpretation (with its extra mismatched negatives); ``counsel_extra``: as for :func:`reflection_set`."""
+    interpretation (with its extra mismatched negatives); ``counsel_extra`` and ``bank``: as for
+    :func:`reflection_set`."""
     data = ReplySet()
     seekers, posts, replies, levels = read_epitome(data_dir)
     train = np.flatnonzero(~epitome_held_out(seekers))
@@ -290,7 +299,7 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
     train_posts, train_replies = [posts[i] for i in train], [replies[i] for i in train]
     for name, negatives in hard_negatives(train_posts, train_replies, SEED,
                                           ("echo", "one_word", "empty", "off_topic", "rude_appended",
-                                           "mismatched")).items():
+                                           "mismatched"), bank).items():
         keep = [k for k in range(len(train)) if rng.random() < negative_share]
         data.add([train_posts[k] for k in keep], [negatives[k] for k in keep], [0, 0, 0],
                  [int(train[k]) for k in keep], name, bases=_spoilt_bases(name, [epitome_rows[k] for k in keep]))
@@ -300,7 +309,7 @@ def empathy_set(data_dir: Path, negative_share: float = 0.35, nearest_mismatched
     genuine = [rows[i][1].strip() for i in pair_train] + written
     groups = [-1 - k for k in range(len(prompts))]
     genuine_rows = data.add(prompts, genuine, [MASKED, 2, MASKED], groups, "complex-reflection")
-    for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES).items():
+    for name, negatives in hard_negatives(prompts, genuine, SEED + 2, EMPATHY_NEGATIVES, bank).items():
         data.add(prompts, negatives, [0, 0, 0], groups, name, bases=_spoilt_bases(name, genuine_rows))
     if second is not None:
         data.add(counsel_prompts, second, [MASKED, 2, MASKED], groups[len(pair_train):],

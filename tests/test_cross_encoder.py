@@ -78,12 +78,14 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
     assert recipe_setting("REFLECTION_EPOCHS=3") == ("REFLECTION_EPOCHS", 3)
     assert recipe_setting("NEAREST_MISMATCHED=3") == ("NEAREST_MISMATCHED", 3)
     assert recipe_setting("COUNSEL_REFLECTIONS=2") == ("COUNSEL_REFLECTIONS", 2)
+    assert recipe_setting("COUNSEL_EXTRA=2") == ("COUNSEL_EXTRA", 2)
     for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
                         ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0"), ("RANK_WEIGHT=nan", "must be finite"),
                         ("NEAREST_MISMATCHED=7", "in [0, 6]"), ("NEAREST_MISMATCHED=1.5", "must be an int"),
                         ("EMPATHY_NEAREST_MISMATCHED=4", "in [0, 3]"), ("FORM_STEPS=0", "at least 1"),
-                        ("COUNSEL_REFLECTIONS=3", "in [1, 2]"), ("COUNSEL_REFLECTIONS=0", "in [1, 2]")):
+                        ("COUNSEL_REFLECTIONS=3", "in [1, 2]"), ("COUNSEL_REFLECTIONS=0", "in [1, 2]"),
+                        ("COUNSEL_EXTRA=3", "in [0, 2]")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from morl_envs import robustness as driver
-from reward_models.phrase_banks import EVAL_BANK, MIN_ENTRIES, TRAIN_BANK, PhraseBank, overlap
+from reward_models.phrase_banks import EVAL_BANK, MIN_ENTRIES, TRAIN_BANK, PhraseBank, normalise, overlap
 from reward_models.robustness import (
     ECHO_GENERATORS,
     GENERATORS,
@@ -48,6 +48,15 @@ def test_banks_are_disjoint_and_full():
         for field in ("openers", "generic_sentences", "generic_questions", "emotion_keywords", "off_topic_texts",
                       "rude_remarks", "advice_remarks", "one_words"):
             assert len(set(getattr(bank, field))) >= MIN_ENTRIES, (bank.name, field)
+
+
+def test_more_rude_remarks_extend_the_training_bank_only_and_stay_disjoint_from_the_evaluation_bank():
+    from reward_models.phrase_banks import with_more_rude_remarks
+
+    wide = with_more_rude_remarks(TRAIN_BANK)
+    assert wide.name == "train+rude" and wide.rude_remarks[:len(TRAIN_BANK.rude_remarks)] == TRAIN_BANK.rude_remarks
+    assert len(set(map(normalise, wide.rude_remarks))) == len(TRAIN_BANK.rude_remarks) + 120
+    assert overlap(wide, EVAL_BANK) == [] and wide.openers == TRAIN_BANK.openers
 
 
 def test_bank_rejects_too_few_entries_and_multi_word_keywords():

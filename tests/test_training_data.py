@@ -150,31 +150,39 @@ def test_second_written_reflections_align_with_their_statements_and_carry_the_se
 
 
 def test_extra_statements_are_new_and_join_both_sets_only_when_asked(data_dir):
+    import json
     import re
 
     from morl_envs.datasets import load_counsel
-    from reward_models.training_data import counsel_training, empathy_set, read_counsel_extra, reflection_set
-
-    prompts, first, second = read_counsel_extra()
-    assert len(prompts) == len(first) == len(second) == 220 and len(set(prompts)) == 220
-    held = [p.text for s in ("validation", "test") for p in load_counsel().split(s)]
-    assert not set(prompts) & (set(held) | set(p.text for p in load_counsel().split("train")))
+    from morl_envs.robustness import COUNSEL_REFLECTIONS_FILE
+    from reward_models.training_data import (
+        COUNSEL_EXTRA_FILES,
+        counsel_training,
+        empathy_set,
+        read_counsel_extra,
+        reflection_set,
+    )
 
     def runs(text: str, n: int) -> set[tuple[str, ...]]:
         words = re.findall(r"[a-z']+", text.lower())
         return {tuple(words[k:k + n]) for k in range(len(words) - n + 1)}
 
-    assert not any(runs(s, 3) & runs(p, 3) for p, s in zip(prompts, second))  # the second restates in other words
-    import json
-
-    from morl_envs.robustness import COUNSEL_REFLECTIONS_FILE
-
+    held = [p.text for s in ("validation", "test") for p in load_counsel().split(s)]
     written = [r["text"] for r in json.loads(COUNSEL_REFLECTIONS_FILE.read_text(encoding="utf-8"))["reflections"]]
     held_runs = set().union(*(runs(t, 5) for t in held + written))  # held-out statements and their reflections
-    assert not any(runs(t, 5) & held_runs for t in prompts + first + second)
-    base, extra = counsel_training(2), counsel_training(2, extra=True)
-    assert extra[0] == base[0] + prompts and extra[2] == base[2] + second and counsel_training(1, True)[2] is None
-    with_extra = reflection_set(data_dir, counsel_reflections=2, counsel_extra=True)
-    assert (np.asarray(with_extra.kinds) == "counsel-written").sum() == 2 * 440
-    empathy = empathy_set(data_dir, counsel_reflections=2, counsel_extra=True)
+    files = [read_counsel_extra(path) for path in COUNSEL_EXTRA_FILES]
+    for prompts, first, second in files:
+        assert len(prompts) == len(first) == len(second) == 220 and len(set(prompts)) == 220
+        assert not set(prompts) & (set(held) | set(p.text for p in load_counsel().split("train")))
+        assert not any(runs(s, 3) & runs(p, 3) for p, s in zip(prompts, second))  # the second restates in other words
+        assert not any(runs(t, 5) & held_runs for t in prompts + first + second)
+    first_runs = set().union(*(runs(p, 5) for p in files[0][0]))
+    assert not any(runs(p, 5) & first_runs for p in files[1][0])  # the second file's statements are new too
+    base, one, both = counsel_training(2), counsel_training(2, extra=1), counsel_training(2, extra=2)
+    assert one[0] == base[0] + files[0][0] and one[2] == base[2] + files[0][2] and counsel_training(1, 1)[2] is None
+    assert both[0] == one[0] + files[1][0] and both[1] == one[1] + files[1][1]
+    with_extra = reflection_set(data_dir, counsel_reflections=2, counsel_extra=2)
+    assert (np.asarray(with_extra.kinds) == "counsel-written").sum() == 2 * 660
+    empathy = empathy_set(data_dir, counsel_reflections=2, counsel_extra=1)
+    prompts = files[0][0]
     assert set(prompts) <= set(empathy.prompts) and not set(prompts) & set(empathy_set(data_dir).prompts)
