@@ -5,6 +5,9 @@ so they are computed once per training pair and kept in memory (bf16, unpadded);
 and runs only the branch's layers forward and backward, under bf16 autocast where the CPU has bf16 units (AVX-512
 BF16 or AMX) and in float32 elsewhere (emulated bf16 is many times slower than float32).
 Batches hold whole groups (all replies to one prompt), so ranking losses can compare replies to the same prompt.
+A run given a checkpoint file saves its progress there every :data:`CHECKPOINT_EVERY` steps and picks up from it when
+restarted, ending where an uninterrupted run ends (the batch plan is fixed by the seed, and the checkpoint carries the
+optimiser's and the random generator's states).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from morl_core.errors import MorlError
 from morl_core.files import write_atomic
 from morl_core.precision import cpu_has_bf16
 from reward_models.cross_encoder import BATCH, MAX_PAIR_TOKENS, CrossBranch, CrossTrunk
@@ -26,6 +30,7 @@ STATES_BATCH = 128  # pairs per trunk forward while precomputing
 WARMUP_STEPS = 50
 HEAD_LR = 1e-3
 MICRO_BATCH = 16  # pairs per forward pass inside a training batch (see batch_logits)
+CHECKPOINT_EVERY = 100  # training steps between two saves of a resumable run's progress
 
 
 def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str]) -> list[torch.Tensor]:
@@ -124,36 +129,75 @@ def ranking_loss(scores: torch.Tensor, better: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.softplus(scores[j] - scores[i]).mean()
 
 
+def save_progress(path: Path, key: str, step: int, running: float | None, branch: CrossBranch,
+                  optimizer: torch.optim.Optimizer) -> None:
+    """Write a run's progress to ``path`` atomically: the branch, the optimiser, the CPU random generator, the steps
+    done and the run's ``key`` (what :func:`load_progress` checks before resuming)."""
+    buffer = io.BytesIO()
+    torch.save({"key": key, "step": step, "running": running, "branch": branch.state_dict(),
+                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}, buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def load_progress(path: Path, key: str, branch: CrossBranch,
+                  optimizer: torch.optim.Optimizer) -> tuple[int, float | None]:
+    """Restore a run saved by :func:`save_progress` into ``branch`` and ``optimizer`` and return (steps done, running
+    loss). Raises MorlError when the file is not a checkpoint or was saved by a run with other settings or data
+    (another ``key``): resuming it would mix two runs."""
+    try:
+        saved = torch.load(path, weights_only=True)
+        found = saved["key"]
+    except Exception as error:  # a truncated or foreign file: say which, keep it for inspection
+        raise MorlError.of("checkpoint", "must be a training checkpoint written by this trainer", str(path)) from error
+    if found != key:
+        raise MorlError.of("checkpoint", f"must come from a run with the same settings and data (key {key}); delete "
+                           "it to start afresh", f"{path} with key {found}")
+    branch.load_state_dict(saved["branch"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["rng"])
+    return int(saved["step"]), saved["running"]
+
+
 def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarray,
               loss_fn: Callable[[dict[str, torch.Tensor], list[int]], torch.Tensor], epochs: int, lr: float,
               seed: int, log: Callable[[str], None] = print, extra: torch.Tensor | None = None,
-              owners: np.ndarray | None = None) -> CrossBranch:
+              owners: np.ndarray | None = None, checkpoint: Path | None = None, run_key: str = "") -> CrossBranch:
     """Train ``branch`` on the precomputed ``states``: AdamW (layers at ``lr``, heads at :data:`HEAD_LR`), linear
     warm-up then linear decay to 0, gradients clipped at norm 1; ``loss_fn(logits, rows)`` gives a batch's loss;
     ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`); ``owners``: see
-    :func:`group_batches`.
-    Deterministic for a given seed on one machine."""
+    :func:`group_batches`; ``checkpoint``: a file to save progress to every :data:`CHECKPOINT_EVERY` steps and at the
+    end, and to resume from when it exists (``run_key`` names the caller's settings and data, checked on resuming;
+    the caller deletes the file once the result is saved).
+    Deterministic for a given seed on one machine, resumed or not."""
     torch.manual_seed(seed)
     fast = cpu_has_bf16()
     optimizer = torch.optim.AdamW([{"params": branch.layers.parameters(), "lr": lr},
                                    {"params": branch.heads.parameters(), "lr": HEAD_LR}], weight_decay=1e-2)
     plan = [group_batches(groups, seed + epoch, owners=owners) for epoch in range(epochs)]
     total, step, running = sum(map(len, plan)), 0, None
+    key = hashlib.sha256(json.dumps([run_key, epochs, lr, seed, len(states), groups.tolist()]).encode("utf-8"))
+    key = key.hexdigest()[:16]
+    if checkpoint is not None and Path(checkpoint).is_file():
+        step, running = load_progress(Path(checkpoint), key, branch, optimizer)
+        log(f"  resumed from {checkpoint} at step {step}/{total}")
     branch.train()
-    for epoch, batches in enumerate(plan):
-        for rows in batches:
-            scale = min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / total)
-            for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
-                group["lr"] = base * scale
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-                logits = batch_logits(branch, states, rows, extra)
-            loss = loss_fn(logits, rows)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(branch.parameters(), 1.0)
-            optimizer.step()
-            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-            step += 1
-            if step % 100 == 0:
-                log(f"  epoch {epoch + 1}/{epochs} step {step}/{total} loss {running:.4f}")
+    for done, (epoch, rows) in enumerate((e, rows) for e, batches in enumerate(plan) for rows in batches):
+        if done < step:
+            continue
+        scale = min(1.0, (step + 1) / WARMUP_STEPS) * max(0.0, 1.0 - step / total)
+        for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
+            group["lr"] = base * scale
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            logits = batch_logits(branch, states, rows, extra)
+        loss = loss_fn(logits, rows)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(branch.parameters(), 1.0)
+        optimizer.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        step += 1
+        if step % 100 == 0:
+            log(f"  epoch {epoch + 1}/{epochs} step {step}/{total} loss {running:.4f}")
+        if checkpoint is not None and (step % CHECKPOINT_EVERY == 0 or step == total):
+            save_progress(Path(checkpoint), key, step, running, branch, optimizer)
     return branch.eval().requires_grad_(False)

@@ -20,7 +20,10 @@ Held-out figures (PAIR: a seeded fifth of the prompts; EPITOME: a fifth of the s
 go into each file's metadata and onto the model cards. On a CPU without bf16 units the layers train in float32:
 measured on an AVX2-only 2-core CPU with ``--only reflection`` and ``--only empathy`` run side by side at one thread
 each (the quickest way to retrain on two cores), 44 and 37 minutes, then ``--only fluency`` in a few minutes; bf16
-units (AVX-512 BF16) shorten both. Seeded, so a rerun on the same machine writes the same weights.
+units (AVX-512 BF16) shorten both. Seeded, so a rerun on the same machine writes the same weights. Resumable: each
+branch saves its progress every 100 steps to ``NAME.checkpoint.pt`` in ``--out`` (deleted once its weights are
+written), and the same command run again picks up there and ends with the weights an uninterrupted run writes; a
+checkpoint of a run with other settings or training pairs is refused with an error naming it.
 
 Ablations: ``--set NAME=VALUE`` (repeatable) changes one of :data:`RECIPE_OPTIONS` for this run and needs ``--out``
 (the shipped weights come only from the shipped recipe); each file's facts record the settings it was trained with.
@@ -31,6 +34,8 @@ with other loss settings skips that pass and one with other negatives runs only 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import math
 import os
 import time
@@ -59,6 +64,7 @@ from reward_models.training_data import (
     EXTRA_MISMATCHED,
     MASKED,
     SEED,
+    ReplySet,
     empathy_set,
     epitome_held_out,
     held_out_groups,
@@ -206,6 +212,15 @@ def _second_reflection_facts() -> dict:
     return {**facts, **(extra if COUNSEL_EXTRA else {}), **(rude if RUDE_EXTRA else {})}
 
 
+def progress_file(out: Path, name: str, data: ReplySet) -> dict:
+    """``fine_tune``'s checkpoint arguments for branch ``name``: its progress file in ``out`` (``NAME.checkpoint.pt``,
+    deleted once the weights are saved, so an interrupted run picks up where it stopped) and a key naming every recipe
+    setting and the training pairs (a checkpoint of a run with others is refused, not resumed)."""
+    settings = json.dumps({option: globals()[option] for option in RECIPE_OPTIONS}, sort_keys=True)
+    pairs = hashlib.sha256(json.dumps([data.prompts, data.replies]).encode("utf-8")).hexdigest()
+    return {"checkpoint": out / f"{name}.checkpoint.pt", "run_key": f"{settings} {pairs}"}
+
+
 def training_bank() -> PhraseBank:
     """The phrase bank the training negatives are drawn from: :data:`TRAIN_BANK`, with more rude remarks when the
     recipe asks for them (``RUDE_EXTRA``)."""
@@ -243,7 +258,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
-              owners if OWN_CLIENT_WEIGHT > 0 else None)
+              owners if OWN_CLIENT_WEIGHT > 0 else None, **progress_file(out, "reflection", data))
     prompts, replies, levels, held_groups = _held_out_pair(data_dir)
     logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
     scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
@@ -263,6 +278,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)
+    progress_file(out, "reflection", data)["checkpoint"].unlink(missing_ok=True)
     return facts
 
 
@@ -305,7 +321,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     if EMPATHY_GATE_WEIGHT:
         heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
-                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None)
+                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress_file(out, "empathy", data))
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
@@ -328,6 +344,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
             "data_sha256": file_sha256(data_dir / "epitome" / f"{mechanism}-reddit.csv"),
         }
     save_branch(out / "empathy.safetensors", branch, facts)
+    progress_file(out, "empathy", data)["checkpoint"].unlink(missing_ok=True)
     return facts
 
 

@@ -208,6 +208,43 @@ def test_fine_tuning_learns_and_the_branch_round_trips(trunk, tmp_path):
                                atol=0.05)  # the layers are stored in bf16
 
 
+def test_an_interrupted_fine_tuning_resumes_to_the_uninterrupted_result(trunk, tmp_path, monkeypatch):
+    import reward_models.branch_training as branch_training
+    from morl_core.errors import MorlError
+
+    monkeypatch.setattr(branch_training, "CHECKPOINT_EVERY", 3)
+    replies = [REFLECTION, "Okay.", "Losing the job hit hard.", "Nice weather today."]
+    states, groups = trunk_states(trunk, [PROMPT] * 4, replies), np.array([0, 0, 1, 1])
+    targets, calls = torch.tensor([1.0, 0.0, 1.0, 0.0]), []
+
+    def loss(logits, rows):
+        calls.append(len(calls))
+        if len(calls) == 8:  # the eighth step dies; the checkpoint holds six
+            raise KeyboardInterrupt
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits["score"].squeeze(-1), targets[rows])
+
+    def run(branch, checkpoint, key="a"):
+        return fine_tune(branch, states, groups, loss, epochs=10, lr=1e-3, seed=0, log=lambda line: None,
+                         checkpoint=checkpoint, run_key=key)
+
+    def new_branch():
+        torch.manual_seed(1)
+        return trunk.new_branch({"score": PairHead(trunk.dim, 16, 1)})
+
+    calls.extend(range(100))  # the uninterrupted run never reaches the eighth call
+    whole = run(new_branch(), None)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        run(new_branch(), tmp_path / "b.checkpoint.pt")
+    assert torch.load(tmp_path / "b.checkpoint.pt", weights_only=True)["step"] == 6
+    with pytest.raises(MorlError, match="must come from a run with the same settings and data"):
+        run(new_branch(), tmp_path / "b.checkpoint.pt", key="b")
+    resumed = run(new_branch(), tmp_path / "b.checkpoint.pt")
+    assert len(calls) == 8 + 4  # only the four steps left ran after resuming
+    for name, value in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value)
+
+
 def test_malformed_texts_are_seeded_and_of_the_four_kinds():
     texts = ["You have carried this alone for a long time. It is tiring.", "Work was who you were."] * 20
     bad = malformed(texts, ("sad", "tired", "lonely", "hurt", "angry", "lost"), seed=3)
