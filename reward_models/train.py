@@ -48,7 +48,7 @@ from scipy.stats import spearmanr
 from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
-from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss
+from reward_models.branch_training import batch_logits, cached_trunk_states, fine_tune, ranking_loss
 from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
@@ -118,6 +118,10 @@ EMPATHY_NEGATIVE_CE_WEIGHT = 0.3
 #: (the levels detached), so the mechanism heads can keep EPITOME's levels while the gate carries the hacks; 0 leaves
 #: the gate out (the -v2 recipe)
 EMPATHY_GATE_WEIGHT = 0.0
+#: 1 refits each mechanism head's three class biases after training, on EPITOME's training rows alone (the hard
+#: negatives, all level 0, shift the heads' prior towards level 0: a label shift this corrects); 0 leaves them as
+#: trained (the -v2 recipe)
+EMPATHY_LEVEL_BIAS = 0
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -169,6 +173,38 @@ def masked_cross_entropy(logits: dict[str, torch.Tensor], levels: torch.Tensor, 
             if weight[keep].sum() > 0:  # a batch may hold a mechanism's labels only on rows weighted 0
                 total = total + (ce * weight[keep]).sum() / weight[keep].sum()
     return total
+
+
+def class_bias(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """The offsets (c,) that, added to ``logits`` (n, c), minimise their cross-entropy against ``truth`` (n,)."""
+    bias = torch.zeros(logits.shape[1], requires_grad=True)
+    optimizer = torch.optim.LBFGS([bias], max_iter=200)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits + bias, truth)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return bias.detach()
+
+
+def refit_level_bias(branch: torch.nn.Module, states: list[torch.Tensor], extra: torch.Tensor, rows: list[int],
+                     levels: torch.Tensor) -> dict[str, list[float]]:
+    """Add to each mechanism head's output bias the three offsets that minimise its cross-entropy on ``rows``
+    (EPITOME's training pairs, ``levels`` (n, 3) their labels), fitted by L-BFGS on the trained logits; returns the
+    offsets. Only the output biases move; the layers and the rest of the heads stay as trained."""
+    with torch.no_grad():
+        logits = {m: torch.cat([batch_logits(branch, states, rows[k:k + 256], extra)[m]
+                                for k in range(0, len(rows), 256)]) for m in EPITOME_MECHANISMS}
+    offsets = {}
+    for k, mechanism in enumerate(EPITOME_MECHANISMS):
+        bias = class_bias(logits[mechanism], levels[rows, k].long())
+        with torch.no_grad():
+            branch.heads[mechanism].net[-1].bias += bias
+        offsets[mechanism] = [round(float(b), 4) for b in bias]
+    return offsets
 
 
 def bi_features(prompts: list[str], replies: list[str]) -> torch.Tensor:
@@ -322,6 +358,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
                        owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress_file(out, "empathy", data))
+    offsets = (refit_level_bias(branch, states, extra, np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist(),
+                                targets) if EMPATHY_LEVEL_BIAS else None)
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
@@ -333,6 +371,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
              **({"rude_pair_weight": EMPATHY_RUDE_PAIR_WEIGHT} if EMPATHY_RUDE_PAIR_WEIGHT else {}),
              **({"gate_weight": EMPATHY_GATE_WEIGHT} if EMPATHY_GATE_WEIGHT else {}),
+             **({"level_bias_offsets": offsets} if offsets else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
              **_second_reflection_facts()}
@@ -386,7 +425,7 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
                   "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
                   "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
-                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_NEAREST_MISMATCHED",
+                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS", "EMPATHY_NEAREST_MISMATCHED",
                   "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS")
 
 
@@ -394,21 +433,22 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
-    the number of extra files, ``RUDE_EXTRA`` 0 or 1.
+    the number of extra files, ``RUDE_EXTRA`` and
+    ``EMPATHY_LEVEL_BIAS`` 0 or 1.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA"))
+    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA", "_BIAS"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
     high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
-            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "RUDE_EXTRA": 1,
+            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "RUDE_EXTRA": 1, "EMPATHY_LEVEL_BIAS": 1,
             "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else
