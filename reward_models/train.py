@@ -238,7 +238,7 @@ def _held_out_pair(data_dir: Path) -> tuple[list[str], list[str], np.ndarray, np
     return prompts, replies, np.array(levels), np.array(groups)
 
 
-def _second_reflection_facts() -> dict:
+def _written_data_facts() -> dict:
     """The facts recording a run that trained on the second written reflections (none with one reflection), on the
     extra statements and on the extra rude remarks (none without them)."""
     facts = {} if COUNSEL_REFLECTIONS == 1 else {"counsel_reflections": COUNSEL_REFLECTIONS,
@@ -267,6 +267,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
     data = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS, COUNSEL_EXTRA, training_bank())
+    progress = progress_file(out, "reflection", data)
     trunk = shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
@@ -294,7 +295,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
-              owners if OWN_CLIENT_WEIGHT > 0 else None, **progress_file(out, "reflection", data))
+              owners if OWN_CLIENT_WEIGHT > 0 else None, **progress)
     prompts, replies, levels, held_groups = _held_out_pair(data_dir)
     logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
     scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
@@ -309,12 +310,12 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
         **({"rude_pair_weight": RUDE_PAIR_WEIGHT} if RUDE_PAIR_WEIGHT else {}),
         **({"nearest_mismatched": NEAREST_MISMATCHED} if NEAREST_MISMATCHED else {}),
-        **_second_reflection_facts(),
+        **_written_data_facts(),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)
-    progress_file(out, "reflection", data)["checkpoint"].unlink(missing_ok=True)
+    progress["checkpoint"].unlink(missing_ok=True)
     return facts
 
 
@@ -324,6 +325,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     :func:`train_reflection`)."""
     data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS,
                        counsel_extra=COUNSEL_EXTRA, bank=training_bank())
+    progress = progress_file(out, "empathy", data)
     trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
@@ -357,7 +359,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     if EMPATHY_GATE_WEIGHT:
         heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
-                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress_file(out, "empathy", data))
+                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
     offsets = (refit_level_bias(branch, states, extra, np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist(),
                                 targets) if EMPATHY_LEVEL_BIAS else None)
     seekers, posts, replies, levels = read_epitome(data_dir)
@@ -374,7 +376,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              **({"level_bias_offsets": offsets} if offsets else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
-             **_second_reflection_facts()}
+             **_written_data_facts()}
     for mechanism in EPITOME_MECHANISMS:
         probs, truth = torch.softmax(logits[mechanism], -1).numpy(), levels[mechanism][held]
         facts[mechanism] = {
@@ -383,7 +385,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
             "data_sha256": file_sha256(data_dir / "epitome" / f"{mechanism}-reddit.csv"),
         }
     save_branch(out / "empathy.safetensors", branch, facts)
-    progress_file(out, "empathy", data)["checkpoint"].unlink(missing_ok=True)
+    progress["checkpoint"].unlink(missing_ok=True)
     return facts
 
 
@@ -433,8 +435,7 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
-    the number of extra files, ``RUDE_EXTRA`` and
-    ``EMPATHY_LEVEL_BIAS`` 0 or 1.
+    the number of extra files, ``RUDE_EXTRA`` and ``EMPATHY_LEVEL_BIAS`` 0 or 1.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
