@@ -48,10 +48,18 @@ from scipy.stats import spearmanr
 from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
-from reward_models.branch_training import batch_logits, cached_trunk_states, fine_tune, ranking_loss
+from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss
 from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
+from reward_models.head_fitting import (
+    HEAD_LR,
+    WARM_STEPS,
+    calibrate_reflection,
+    fit_head,
+    refit_level_bias,
+    warm_start_heads,
+)
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features, save_heads
 from reward_models.phrase_banks import RUDE_EXTRA_FILE, PhraseBank, with_more_rude_remarks
 from reward_models.robustness import TRAIN_BANK
@@ -108,6 +116,12 @@ RUDE_EXTRA = 0
 #: share of the ranking loss given to PAIR's levels in order (the rest: the mean over the negative families); None
 #: averages the level term with the family terms as one among equals (the -v1 recipe: about 1/16 of the loss)
 LEVEL_RANK_SHARE: float | None = 0.5
+#: 1 rescales the reflection logit after training, z -> a z + b with a > 0 (so no ranking changes), a and b fitted by
+#: binary cross-entropy on PAIR's graded training replies (target level / 2): the ranking terms leave the logit's
+#: scale free and push genuine replies to scores near 1, so under a weighted sum two near-1 reflections (one of
+#: them written for another client) are told apart by the other objectives alone; 0 keeps the logit as trained
+#: (the -v2 recipe)
+REFLECTION_CALIBRATION = 0
 EMPATHY_EPOCHS, EMPATHY_LR, EMPATHY_RANK_WEIGHT = 2, 1e-4, 3.0
 #: weight of a hard negative's rows in the empathy cross-entropy (genuine rows: 1); the negatives are three in four
 #: training rows, so at 1 (the -v1 recipe) their all-zero labels pull every head towards level 0
@@ -122,6 +136,20 @@ EMPATHY_GATE_WEIGHT = 0.0
 #: negatives, all level 0, shift the heads' prior towards level 0: a label shift this corrects); 0 leaves them as
 #: trained (the -v2 recipe)
 EMPATHY_LEVEL_BIAS = 0
+#: 1 starts each mechanism head from a head fitted on the bi-encoder view of EPITOME's training rows alone (the -v0
+#: model: :data:`WARM_STEPS` full-batch AdamW steps), its weights on the cross-encoder's pooled state at 0, so training
+#: begins from the levels a frozen-embedding model reads and the cross-encoder learns what that model misses (the
+#: hacks); 0 starts the heads at random (the -v2 recipe)
+EMPATHY_WARM_START = 0
+#: 1 leaves the emotional-reactions label of the mismatched negatives (a genuine reply to another prompt) out of the
+#: cross-entropy: warmth reads the same under any prompt, so a level 0 there contradicts EPITOME's own labels; the
+#: other two mechanisms keep their 0 and the ranking still puts the genuine reply above it; 0 labels all three 0
+#: (the -v2 recipe)
+EMPATHY_MASK_MISMATCHED_ER = 0
+#: 1 leaves the interpretations and explorations labels of the rude endings (a genuine reply with a rude remark after
+#: it) out of the cross-entropy: the remark takes the warmth away (emotional reactions stay 0), not the understanding
+#: the reply shows; 0 labels all three 0 (the -v2 recipe)
+EMPATHY_MASK_RUDE_IP_EX = 0
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -173,38 +201,6 @@ def masked_cross_entropy(logits: dict[str, torch.Tensor], levels: torch.Tensor, 
             if weight[keep].sum() > 0:  # a batch may hold a mechanism's labels only on rows weighted 0
                 total = total + (ce * weight[keep]).sum() / weight[keep].sum()
     return total
-
-
-def class_bias(logits: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """The offsets (c,) that, added to ``logits`` (n, c), minimise their cross-entropy against ``truth`` (n,)."""
-    bias = torch.zeros(logits.shape[1], requires_grad=True)
-    optimizer = torch.optim.LBFGS([bias], max_iter=200)
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits + bias, truth)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return bias.detach()
-
-
-def refit_level_bias(branch: torch.nn.Module, states: list[torch.Tensor], extra: torch.Tensor, rows: list[int],
-                     levels: torch.Tensor) -> dict[str, list[float]]:
-    """Add to each mechanism head's output bias the three offsets that minimise its cross-entropy on ``rows``
-    (EPITOME's training pairs, ``levels`` (n, 3) their labels), fitted by L-BFGS on the trained logits; returns the
-    offsets. Only the output biases move; the layers and the rest of the heads stay as trained."""
-    with torch.no_grad():
-        logits = {m: torch.cat([batch_logits(branch, states, rows[k:k + 256], extra)[m]
-                                for k in range(0, len(rows), 256)]) for m in EPITOME_MECHANISMS}
-    offsets = {}
-    for k, mechanism in enumerate(EPITOME_MECHANISMS):
-        bias = class_bias(logits[mechanism], levels[rows, k].long())
-        with torch.no_grad():
-            branch.heads[mechanism].net[-1].bias += bias
-        offsets[mechanism] = [round(float(b), 4) for b in bias]
-    return offsets
 
 
 def bi_features(prompts: list[str], replies: list[str]) -> torch.Tensor:
@@ -296,6 +292,8 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
               owners if OWN_CLIENT_WEIGHT > 0 else None, **progress)
+    pair_rows = np.flatnonzero(np.char.startswith(kinds.astype(str), "pair-level")).tolist()
+    calibration = calibrate_reflection(branch, states, extra, pair_rows, targets) if REFLECTION_CALIBRATION else None
     prompts, replies, levels, held_groups = _held_out_pair(data_dir)
     logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
     scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
@@ -312,11 +310,27 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         **({"nearest_mismatched": NEAREST_MISMATCHED} if NEAREST_MISMATCHED else {}),
         **_written_data_facts(),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
+        **({"calibration": calibration} if calibration else {}),
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)
     progress["checkpoint"].unlink(missing_ok=True)
     return facts
+
+
+def empathy_targets(data: ReplySet) -> torch.Tensor:
+    """The empathy set's level labels (n, 3), with the labels a negative does not lack masked as the recipe asks
+    (:data:`EMPATHY_MASK_MISMATCHED_ER`, :data:`EMPATHY_MASK_RUDE_IP_EX`)."""
+    targets, kinds = torch.tensor(data.targets), np.asarray(data.kinds)
+    warmth = EPITOME_MECHANISMS.index("emotional-reactions")
+    if EMPATHY_MASK_MISMATCHED_ER:
+        targets[torch.as_tensor(kinds == "mismatched"), warmth] = MASKED
+    if EMPATHY_MASK_RUDE_IP_EX:
+        rude = torch.as_tensor(kinds == "rude_appended")
+        for k in range(len(EPITOME_MECHANISMS)):
+            if k != warmth:
+                targets[rude, k] = MASKED
+    return targets
 
 
 def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
@@ -329,7 +343,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
-    targets, groups, owners = torch.tensor(data.targets), np.asarray(data.groups), np.asarray(data.owners)
+    targets, groups, owners = empathy_targets(data), np.asarray(data.groups), np.asarray(data.owners)
     bases = np.asarray(data.bases)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
     labelled = torch.where(targets == MASKED, 0, targets).sum(-1).float() + 10.0 * genuine.float()
@@ -358,10 +372,12 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
     if EMPATHY_GATE_WEIGHT:
         heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
+    epitome = np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist()
+    if EMPATHY_WARM_START:
+        warm_start_heads(heads, extra, epitome, targets, trunk.dim, SEED)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
                        owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
-    offsets = (refit_level_bias(branch, states, extra, np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist(),
-                                targets) if EMPATHY_LEVEL_BIAS else None)
+    offsets = refit_level_bias(branch, states, extra, epitome, targets) if EMPATHY_LEVEL_BIAS else None
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
@@ -374,6 +390,9 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              **({"rude_pair_weight": EMPATHY_RUDE_PAIR_WEIGHT} if EMPATHY_RUDE_PAIR_WEIGHT else {}),
              **({"gate_weight": EMPATHY_GATE_WEIGHT} if EMPATHY_GATE_WEIGHT else {}),
              **({"level_bias_offsets": offsets} if offsets else {}),
+             **({"warm_start": {"steps": WARM_STEPS, "lr": HEAD_LR}} if EMPATHY_WARM_START else {}),
+             **({"mismatched_er_masked": True} if EMPATHY_MASK_MISMATCHED_ER else {}),
+             **({"rude_ip_ex_masked": True} if EMPATHY_MASK_RUDE_IP_EX else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
              **_written_data_facts()}
@@ -403,20 +422,14 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
     y = torch.cat([torch.ones(len(human)), torch.zeros(len(bad))])
     torch.manual_seed(SEED)
     head = PairHead(x.shape[1], 128, 1)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=1e-2)
-    head.train()
-    for _ in range(FORM_STEPS):
-        optimizer.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(-1), y)
-        loss.backward()
-        optimizer.step()
-    head.eval()
+    loss = fit_head(head, x, lambda z: torch.nn.functional.binary_cross_entropy_with_logits(z.squeeze(-1), y),
+                    FORM_STEPS)
     held = held_out_responses(data_dir)
     with torch.inference_mode():
         p_held = torch.sigmoid(head(torch.as_tensor(encoder.encode(held)))).squeeze(-1).numpy()
     facts = {"data": "training replies of PAIR and EPITOME, the project's written training reflections; malformed "
                      "versions of them (training phrase bank)", "human": len(human), "malformed": len(bad),
-             "steps": FORM_STEPS, "seed": SEED, "train_loss": round(float(loss), 4),
+             "steps": FORM_STEPS, "seed": SEED, "train_loss": round(loss, 4),
              "encoder": encoder.identity(), "penalty_quantile": PENALTY_QUANTILE, "held_out_responses": len(held),
              "penalty_threshold": round(float(np.quantile(p_held, PENALTY_QUANTILE)), 4)}
     save_heads(out / "well_formed.safetensors", {"well_formed": head}, facts)
@@ -425,32 +438,37 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
 
 #: the recipe settings ``--set NAME=VALUE`` may change for an ablation (each retrained file's facts record them)
 RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE_BCE_WEIGHT", "OWN_CLIENT_WEIGHT",
-                  "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "EMPATHY_EPOCHS", "EMPATHY_LR",
-                  "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT", "EMPATHY_OWN_CLIENT_WEIGHT",
-                  "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS", "EMPATHY_NEAREST_MISMATCHED",
+                  "RUDE_PAIR_WEIGHT", "NEAREST_MISMATCHED", "LEVEL_RANK_SHARE", "REFLECTION_CALIBRATION",
+                  "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT",
+                  "EMPATHY_OWN_CLIENT_WEIGHT", "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS",
+                  "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER", "EMPATHY_MASK_RUDE_IP_EX",
+                  "EMPATHY_NEAREST_MISMATCHED",
                   "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS")
+#: the options that are switches (0 off, 1 on)
+SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
+            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
-    the number of extra files, ``RUDE_EXTRA`` and ``EMPATHY_LEVEL_BIAS`` 0 or 1.
+    the number of extra files, the :data:`SWITCHES` 0 or 1.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA", "_BIAS"))
+    whole = name in SWITCHES or name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
     low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
     high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
-            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "RUDE_EXTRA": 1, "EMPATHY_LEVEL_BIAS": 1,
-            "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2}.get(name, math.inf)
+            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2,
+            **dict.fromkeys(SWITCHES, 1)}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else
                 f"in [{low}, {high}]" if math.isfinite(high) else f"at least {low}")

@@ -80,6 +80,9 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
     assert recipe_setting("COUNSEL_REFLECTIONS=2") == ("COUNSEL_REFLECTIONS", 2)
     assert recipe_setting("COUNSEL_EXTRA=2") == ("COUNSEL_EXTRA", 2)
     assert recipe_setting("EMPATHY_LEVEL_BIAS=1") == ("EMPATHY_LEVEL_BIAS", 1)
+    assert recipe_setting("EMPATHY_WARM_START=1") == ("EMPATHY_WARM_START", 1)
+    assert recipe_setting("REFLECTION_CALIBRATION=0") == ("REFLECTION_CALIBRATION", 0)
+    assert recipe_setting("EMPATHY_MASK_RUDE_IP_EX=1") == ("EMPATHY_MASK_RUDE_IP_EX", 1)
     for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
                         ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0"), ("RANK_WEIGHT=nan", "must be finite"),
@@ -87,7 +90,9 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
                         ("EMPATHY_NEAREST_MISMATCHED=4", "in [0, 3]"), ("FORM_STEPS=0", "at least 1"),
                         ("COUNSEL_REFLECTIONS=3", "in [1, 2]"), ("COUNSEL_REFLECTIONS=0", "in [1, 2]"),
                         ("COUNSEL_EXTRA=3", "in [0, 2]"), ("RUDE_EXTRA=2", "in [0, 1]"),
-                        ("EMPATHY_LEVEL_BIAS=0.5", "must be an int")):
+                        ("EMPATHY_LEVEL_BIAS=0.5", "must be an int"), ("EMPATHY_WARM_START=2", "in [0, 1]"),
+                        ("REFLECTION_CALIBRATION=0.5", "must be an int"),
+                        ("EMPATHY_MASK_MISMATCHED_ER=-1", "in [0, 1]")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):
@@ -208,44 +213,6 @@ def test_fine_tuning_learns_and_the_branch_round_trips(trunk, tmp_path):
     assert facts == {"note": "test"}
     np.testing.assert_allclose(loaded(hidden, mask)["score"].numpy(), branch(hidden, mask)["score"].numpy(),
                                atol=0.05)  # the layers are stored in bf16
-
-
-def test_class_bias_restores_the_prior_of_the_labels():
-    from reward_models.train import class_bias
-
-    truth = torch.tensor([0, 0, 1, 2] * 10)  # prior 1/2, 1/4, 1/4 under uninformative logits
-    bias = class_bias(torch.zeros(40, 3), truth)
-    np.testing.assert_allclose(torch.softmax(bias, 0).numpy(), [0.5, 0.25, 0.25], atol=1e-4)
-    shifted = class_bias(torch.tensor([[2.0, 0.0, 0.0]]).repeat(40, 1), truth)  # a head leaning to level 0
-    np.testing.assert_allclose(torch.softmax(shifted + torch.tensor([2.0, 0, 0]), 0).numpy(), [0.5, 0.25, 0.25],
-                               atol=1e-4)
-
-
-def test_refitting_the_level_biases_moves_only_the_heads_output_biases_and_lowers_the_loss(trunk):
-    from reward_models.train import EPITOME_MECHANISMS, refit_level_bias
-
-    replies = [REFLECTION, "Okay.", "Losing the job hit hard.", "Nice weather today."] * 2
-    states = trunk_states(trunk, [PROMPT] * 8, replies)
-    torch.manual_seed(0)
-    branch = trunk.new_branch({m: PairHead(trunk.dim, 16, 3) for m in EPITOME_MECHANISMS}).eval()
-    levels = torch.tensor([[2, 2, 0], [0, 0, 0], [1, 2, 0], [0, 0, 1]] * 2)
-    rows = list(range(8))
-
-    def losses() -> list[float]:
-        with torch.no_grad():
-            logits = batch_logits(branch, states, rows)
-        return [torch.nn.functional.cross_entropy(logits[m], levels[:, k]).item()
-                for k, m in enumerate(EPITOME_MECHANISMS)]
-
-    before, weights = losses(), {k: v.clone() for k, v in branch.state_dict().items()}
-    offsets = refit_level_bias(branch, states, None, rows, levels)
-    assert all(a < b for a, b in zip(losses(), before))
-    for name, value in branch.state_dict().items():
-        mechanism = name.split(".")[1] if name.startswith("heads.") else None
-        if name.endswith("net.3.bias"):
-            np.testing.assert_allclose((value - weights[name]).numpy(), offsets[mechanism], atol=1e-4)
-        else:
-            torch.testing.assert_close(value, weights[name])
 
 
 def test_an_interrupted_fine_tuning_resumes_to_the_uninterrupted_result(trunk, tmp_path, monkeypatch):
