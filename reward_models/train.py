@@ -150,6 +150,10 @@ EMPATHY_MASK_MISMATCHED_ER = 0
 #: it) out of the cross-entropy: the remark takes the warmth away (emotional reactions stay 0), not the understanding
 #: the reply shows; 0 labels all three 0 (the -v2 recipe)
 EMPATHY_MASK_RUDE_IP_EX = 0
+#: 1 keeps the warm-started mechanism heads as fitted (no gradient reaches them), so the levels are the bi-encoder
+#: fit's and the fine-tuned layers serve the gate alone; needs EMPATHY_WARM_START = 1 and a gate
+#: (EMPATHY_GATE_WEIGHT > 0); 0 trains the heads (the -v2 recipe)
+EMPATHY_FROZEN_LEVELS = 0
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -333,10 +337,30 @@ def empathy_targets(data: ReplySet) -> torch.Tensor:
     return targets
 
 
+def empathy_heads(cross_dim: int, extra: torch.Tensor, epitome: list[int],
+                  targets: torch.Tensor) -> dict[str, PairHead]:
+    """The empathy branch's heads before fine-tuning: one 3-level head per mechanism and, with a gate, the gate head,
+    each reading the ``cross_dim`` pooled cross-encoder features and the bi-encoder view ``extra``; warm-started on
+    EPITOME's training rows ``epitome`` (``targets`` (n, 3) their levels) and frozen there as the recipe asks."""
+    heads = {m: PairHead(cross_dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
+    if EMPATHY_GATE_WEIGHT:
+        heads[GATE] = PairHead(cross_dim + extra.shape[1], HIDDEN, 1)
+    if EMPATHY_WARM_START:
+        warm_start_heads(heads, extra, epitome, targets, cross_dim, SEED)
+    if EMPATHY_FROZEN_LEVELS:
+        for mechanism in EPITOME_MECHANISMS:
+            heads[mechanism].requires_grad_(False)
+    return heads
+
+
 def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the empathy branch (masked 3-level cross-entropy per mechanism plus the ranking of genuine replies
     above their negatives) and report held-out accuracy and Spearman per mechanism (``cache``: as for
     :func:`train_reflection`)."""
+    if EMPATHY_FROZEN_LEVELS and not (EMPATHY_WARM_START and EMPATHY_GATE_WEIGHT):
+        raise MorlError.of("--set", "EMPATHY_FROZEN_LEVELS=1 needs EMPATHY_WARM_START=1 and EMPATHY_GATE_WEIGHT above "
+                           "0 (frozen heads must start from the bi-encoder fit, and only a gate can learn the hacks)",
+                           f"EMPATHY_WARM_START={EMPATHY_WARM_START}, EMPATHY_GATE_WEIGHT={EMPATHY_GATE_WEIGHT}")
     data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS,
                        counsel_extra=COUNSEL_EXTRA, bank=training_bank())
     progress = progress_file(out, "empathy", data)
@@ -369,12 +393,8 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
         return total
 
     extra = bi_features(data.prompts, data.replies)
-    heads = {m: PairHead(trunk.dim + extra.shape[1], HIDDEN, 3) for m in EPITOME_MECHANISMS}
-    if EMPATHY_GATE_WEIGHT:
-        heads[GATE] = PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)
     epitome = np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist()
-    if EMPATHY_WARM_START:
-        warm_start_heads(heads, extra, epitome, targets, trunk.dim, SEED)
+    heads = empathy_heads(trunk.dim, extra, epitome, targets)
     branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
                        owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
     offsets = refit_level_bias(branch, states, extra, epitome, targets) if EMPATHY_LEVEL_BIAS else None
@@ -392,6 +412,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              **({"level_bias_offsets": offsets} if offsets else {}),
              **({"warm_start": {"steps": WARM_STEPS, "lr": HEAD_LR}} if EMPATHY_WARM_START else {}),
              **({"mismatched_er_masked": True} if EMPATHY_MASK_MISMATCHED_ER else {}),
+             **({"frozen_levels": True} if EMPATHY_FROZEN_LEVELS else {}),
              **({"rude_ip_ex_masked": True} if EMPATHY_MASK_RUDE_IP_EX else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
@@ -442,11 +463,12 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "EMPATHY_EPOCHS", "EMPATHY_LR", "EMPATHY_RANK_WEIGHT", "EMPATHY_NEGATIVE_CE_WEIGHT",
                   "EMPATHY_OWN_CLIENT_WEIGHT", "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS",
                   "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER", "EMPATHY_MASK_RUDE_IP_EX",
+                  "EMPATHY_FROZEN_LEVELS",
                   "EMPATHY_NEAREST_MISMATCHED",
                   "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS")
 #: the options that are switches (0 off, 1 on)
 SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
-            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION")
+            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:

@@ -130,3 +130,46 @@ def test_empathy_targets_mask_only_what_a_negative_keeps(monkeypatch):
     masked = train.empathy_targets(data)
     assert masked.tolist() == [[2, 1, 0], [MASKED, 0, 0], [0, MASKED, MASKED], [0, 0, 0]]
     assert data.targets == as_given.tolist()  # the set itself is left as it was
+
+
+def test_frozen_levels_keep_the_warm_started_heads_while_the_gate_and_layers_learn(trunk, monkeypatch):
+    from reward_models import train
+    from reward_models.branch_training import fine_tune
+    from reward_models.empathy import GATE
+
+    for option, value in (("EMPATHY_WARM_START", 1), ("EMPATHY_GATE_WEIGHT", 1.0), ("EMPATHY_FROZEN_LEVELS", 1)):
+        monkeypatch.setattr(train, option, value)
+    states = trunk_states(trunk, [PROMPT] * 8, REPLIES)
+    extra = torch.randn(8, 12)
+    levels = torch.tensor([[2, 2, 0], [0, 0, 0], [1, 2, 0], [0, 0, 1]] * 2)
+    heads = train.empathy_heads(trunk.dim, extra, list(range(8)), levels)
+    assert set(heads) == {*EPITOME_MECHANISMS, GATE}
+    branch = trunk.new_branch(heads)
+    before = {k: v.clone() for k, v in branch.state_dict().items()}
+    real = torch.tensor([1.0, 0.0, 1.0, 0.0] * 2)
+
+    def loss(logits, rows):
+        ce = sum(torch.nn.functional.cross_entropy(logits[m], levels[rows, k]) for k, m in enumerate(EPITOME_MECHANISMS))
+        return ce + torch.nn.functional.binary_cross_entropy_with_logits(logits[GATE].squeeze(-1), real[rows])
+
+    fine_tune(branch, states, np.repeat([0, 1], 4), loss, epochs=5, lr=1e-3, seed=0, log=lambda line: None,
+              extra=extra)
+    for name, value in branch.state_dict().items():
+        if name.startswith("heads.") and name.split(".")[1] in EPITOME_MECHANISMS:
+            torch.testing.assert_close(value, before[name])  # no gradient, no weight decay
+    assert not torch.equal(branch.state_dict()[f"heads.{GATE}.net.0.weight"], before[f"heads.{GATE}.net.0.weight"])
+    moved = [k for k in before if k.startswith("layers.") and not torch.equal(branch.state_dict()[k], before[k])]
+    assert moved  # the layers learn for the gate
+
+
+@pytest.mark.parametrize("settings", [{"EMPATHY_WARM_START": 0, "EMPATHY_GATE_WEIGHT": 1.0},
+                                      {"EMPATHY_WARM_START": 1, "EMPATHY_GATE_WEIGHT": 0.0}])
+def test_frozen_levels_without_a_warm_start_or_a_gate_are_refused(settings, monkeypatch, tmp_path):
+    from morl_core.errors import MorlError
+    from reward_models import train
+
+    monkeypatch.setattr(train, "EMPATHY_FROZEN_LEVELS", 1)
+    for option, value in settings.items():
+        monkeypatch.setattr(train, option, value)
+    with pytest.raises(MorlError, match="EMPATHY_FROZEN_LEVELS=1 needs EMPATHY_WARM_START=1 and EMPATHY_GATE_WEIGHT"):
+        train.train_empathy(tmp_path / "no-data", tmp_path)
