@@ -154,6 +154,9 @@ EMPATHY_MASK_RUDE_IP_EX = 0
 #: fit's and the fine-tuned layers serve the gate alone; needs EMPATHY_WARM_START = 1 and a gate
 #: (EMPATHY_GATE_WEIGHT > 0); 0 trains the heads (the -v2 recipe)
 EMPATHY_FROZEN_LEVELS = 0
+#: seed of the fine-tuning (head initialisation, batch order); the training pairs, their negatives and the held-out
+#: split keep the data seed (``training_data.SEED``) whatever it is, so runs with other seeds differ in training alone
+TRAIN_SEED = SEED
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -294,7 +297,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
                                                    + RUDE_PAIR_WEIGHT * rude)
 
     branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
-    fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, SEED, log, extra,
+    fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, TRAIN_SEED, log, extra,
               owners if OWN_CLIENT_WEIGHT > 0 else None, **progress)
     pair_rows = np.flatnonzero(np.char.startswith(kinds.astype(str), "pair-level")).tolist()
     calibration = calibrate_reflection(branch, states, extra, pair_rows, targets) if REFLECTION_CALIBRATION else None
@@ -307,7 +310,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         "held_out_prompts": held_out_groups(len(read_pair_rows(data_dir))).tolist(),
         "held_out_ranking_accuracy": round(pair_ranking_accuracy(scores, levels, held_groups), 4),
         "held_out_spearman": round(float(spearmanr(scores, levels).statistic), 4),
-        "train_pairs": len(data.prompts), "seed": SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
+        "train_pairs": len(data.prompts), "seed": TRAIN_SEED, "epochs": REFLECTION_EPOCHS, "lr": REFLECTION_LR,
         "rank_weight": RANK_WEIGHT, "negative_bce_weight": NEGATIVE_BCE_WEIGHT, "trunk": trunk.identity(),
         **({"own_client_weight": OWN_CLIENT_WEIGHT} if OWN_CLIENT_WEIGHT else {}),
         **({"rude_pair_weight": RUDE_PAIR_WEIGHT} if RUDE_PAIR_WEIGHT else {}),
@@ -346,7 +349,7 @@ def empathy_heads(cross_dim: int, extra: torch.Tensor, epitome: list[int],
     if EMPATHY_GATE_WEIGHT:
         heads[GATE] = PairHead(cross_dim + extra.shape[1], HIDDEN, 1)
     if EMPATHY_WARM_START:
-        warm_start_heads(heads, extra, epitome, targets, cross_dim, SEED)
+        warm_start_heads(heads, extra, epitome, targets, cross_dim, TRAIN_SEED)
     if EMPATHY_FROZEN_LEVELS:
         for mechanism in EPITOME_MECHANISMS:
             heads[mechanism].requires_grad_(False)
@@ -395,15 +398,15 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     extra = bi_features(data.prompts, data.replies)
     epitome = np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist()
     heads = empathy_heads(trunk.dim, extra, epitome, targets)
-    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, SEED, log, extra,
-                       owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
+    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, TRAIN_SEED, log,
+                       extra, owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
     offsets = refit_level_bias(branch, states, extra, epitome, targets) if EMPATHY_LEVEL_BIAS else None
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
     logits = branch_logits(trunk, branch, held_posts, held_replies, bi_features(held_posts, held_replies))
     facts = {"data": "EPITOME Reddit (epitome/*-reddit.csv), the project's written reflections, hard negatives "
-                     "(training phrase bank)", "seed": SEED, "epochs": EMPATHY_EPOCHS, "lr": EMPATHY_LR,
+                     "(training phrase bank)", "seed": TRAIN_SEED, "epochs": EMPATHY_EPOCHS, "lr": EMPATHY_LR,
              "rank_weight": EMPATHY_RANK_WEIGHT, "held_out_pairs": int(held.size), "train_pairs": len(data.prompts),
              "trunk": trunk.identity(), "inputs": "cross+bi",
              **({"own_client_weight": EMPATHY_OWN_CLIENT_WEIGHT} if EMPATHY_OWN_CLIENT_WEIGHT else {}),
@@ -441,7 +444,7 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
     x = torch.as_tensor(np.concatenate([encoder.encode(human[k:k + 256]) for k in range(0, len(human), 256)]
                                        + [encoder.encode(bad[k:k + 256]) for k in range(0, len(bad), 256)]))
     y = torch.cat([torch.ones(len(human)), torch.zeros(len(bad))])
-    torch.manual_seed(SEED)
+    torch.manual_seed(TRAIN_SEED)
     head = PairHead(x.shape[1], 128, 1)
     loss = fit_head(head, x, lambda z: torch.nn.functional.binary_cross_entropy_with_logits(z.squeeze(-1), y),
                     FORM_STEPS)
@@ -450,7 +453,7 @@ def train_fluency(data_dir: Path, out: Path, log=print) -> dict:
         p_held = torch.sigmoid(head(torch.as_tensor(encoder.encode(held)))).squeeze(-1).numpy()
     facts = {"data": "training replies of PAIR and EPITOME, the project's written training reflections; malformed "
                      "versions of them (training phrase bank)", "human": len(human), "malformed": len(bad),
-             "steps": FORM_STEPS, "seed": SEED, "train_loss": round(loss, 4),
+             "steps": FORM_STEPS, "seed": TRAIN_SEED, "train_loss": round(loss, 4),
              "encoder": encoder.identity(), "penalty_quantile": PENALTY_QUANTILE, "held_out_responses": len(held),
              "penalty_threshold": round(float(np.quantile(p_held, PENALTY_QUANTILE)), 4)}
     save_heads(out / "well_formed.safetensors", {"well_formed": head}, facts)
@@ -465,7 +468,8 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER", "EMPATHY_MASK_RUDE_IP_EX",
                   "EMPATHY_FROZEN_LEVELS",
                   "EMPATHY_NEAREST_MISMATCHED",
-                  "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS")
+                  "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA", "RUDE_EXTRA", "FORM_STEPS",
+                  "TRAIN_SEED")
 #: the options that are switches (0 off, 1 on)
 SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
             "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS")
@@ -475,14 +479,15 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
-    the number of extra files, the :data:`SWITCHES` 0 or 1.
+    the number of extra files, the :data:`SWITCHES` 0 or 1, ``TRAIN_SEED`` an int at least 0.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name in SWITCHES or name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA"))
+    whole = name in SWITCHES or name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA",
+                                               "_SEED"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:

@@ -83,6 +83,7 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
     assert recipe_setting("EMPATHY_WARM_START=1") == ("EMPATHY_WARM_START", 1)
     assert recipe_setting("REFLECTION_CALIBRATION=0") == ("REFLECTION_CALIBRATION", 0)
     assert recipe_setting("EMPATHY_FROZEN_LEVELS=1") == ("EMPATHY_FROZEN_LEVELS", 1)
+    assert recipe_setting("TRAIN_SEED=2") == ("TRAIN_SEED", 2)
     assert recipe_setting("EMPATHY_MASK_RUDE_IP_EX=1") == ("EMPATHY_MASK_RUDE_IP_EX", 1)
     for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
@@ -93,7 +94,8 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
                         ("COUNSEL_EXTRA=3", "in [0, 2]"), ("RUDE_EXTRA=2", "in [0, 1]"),
                         ("EMPATHY_LEVEL_BIAS=0.5", "must be an int"), ("EMPATHY_WARM_START=2", "in [0, 1]"),
                         ("REFLECTION_CALIBRATION=0.5", "must be an int"),
-                        ("EMPATHY_MASK_MISMATCHED_ER=-1", "in [0, 1]")):
+                        ("EMPATHY_MASK_MISMATCHED_ER=-1", "in [0, 1]"), ("TRAIN_SEED=-1", "at least 0"),
+                        ("TRAIN_SEED=1.5", "must be an int")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):
