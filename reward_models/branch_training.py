@@ -49,6 +49,14 @@ def trunk_states(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[st
     return out
 
 
+def reply_tokens(trunk: CrossTrunk, prompts: Sequence[str], replies: Sequence[str]) -> list[torch.Tensor]:
+    """Each pair's reply token mask (T_i,), uint8 without padding, aligned with :func:`trunk_states` (1 on the reply's
+    tokens, its closing separator included): what a branch with "reply" pooling reads besides the states."""
+    encoded = trunk.tokenizer(list(prompts), list(replies), truncation="longest_first", max_length=MAX_PAIR_TOKENS,
+                              return_token_type_ids=True)
+    return [torch.tensor(types, dtype=torch.uint8) for types in encoded["token_type_ids"]]
+
+
 def pair_key(prompt: str, reply: str) -> str:
     """A (prompt, reply) pair's key in a states cache: a digest of both texts."""
     return hashlib.sha256(json.dumps([prompt, reply], ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
@@ -89,17 +97,28 @@ def collate(states: list[torch.Tensor], rows: Sequence[int]) -> tuple[torch.Tens
     return hidden, mask
 
 
+def collate_reply(replies: list[torch.Tensor], rows: Sequence[int], width: int) -> torch.Tensor:
+    """The reply token masks of the pairs ``rows``, padded with 0 to ``width`` (long, (b, width))."""
+    out = torch.zeros(len(rows), width, dtype=torch.long)
+    for k, i in enumerate(rows):
+        out[k, :replies[i].shape[0]] = replies[i].long()
+    return out
+
+
 def batch_logits(branch: CrossBranch, states: list[torch.Tensor], rows: Sequence[int],
-                 extra: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+                 extra: torch.Tensor | None = None,
+                 replies: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """The branch's float32 logits for the pairs ``rows``, in that order. The rows run in length-sorted chunks of
     :data:`MICRO_BATCH`, so a chunk pads only to its own longest pair (one batch of whole groups mixes lengths: padded
-    to its longest, it costs about 2.6 times its tokens); the chunks' logits are joined for one loss."""
+    to its longest, it costs about 2.6 times its tokens); the chunks' logits are joined for one loss. ``replies``:
+    every pair's reply token mask (:func:`reply_tokens`), for a branch with "reply" pooling."""
     order = sorted(range(len(rows)), key=lambda k: states[rows[k]].shape[0])
     parts: list[dict[str, torch.Tensor]] = []
     for start in range(0, len(order), MICRO_BATCH):
         chunk = [rows[k] for k in order[start:start + MICRO_BATCH]]
         hidden, mask = collate(states, chunk)
-        parts.append(branch(hidden, mask, None if extra is None else extra[chunk]))
+        reply = None if replies is None else collate_reply(replies, chunk, mask.shape[1])
+        parts.append(branch(hidden, mask, None if extra is None else extra[chunk], reply))
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.tensor(order)] = torch.arange(len(order))
     return {name: torch.cat([part[name] for part in parts]).float()[inverse] for name in parts[0]}
@@ -161,13 +180,15 @@ def load_progress(path: Path, key: str, branch: CrossBranch,
 def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarray,
               loss_fn: Callable[[dict[str, torch.Tensor], list[int]], torch.Tensor], epochs: int, lr: float,
               seed: int, log: Callable[[str], None] = print, extra: torch.Tensor | None = None,
-              owners: np.ndarray | None = None, checkpoint: Path | None = None, run_key: str = "") -> CrossBranch:
+              owners: np.ndarray | None = None, checkpoint: Path | None = None, run_key: str = "",
+              replies: list[torch.Tensor] | None = None) -> CrossBranch:
     """Train ``branch`` on the precomputed ``states``: AdamW (layers at ``lr``, heads at :data:`HEAD_LR`), linear
     warm-up then linear decay to 0, gradients clipped at norm 1; ``loss_fn(logits, rows)`` gives a batch's loss;
     ``extra`` (n, e): per-pair features appended to the pooled state (see :class:`CrossBranch`); ``owners``: see
-    :func:`group_batches`; ``checkpoint``: a file to save progress to every :data:`CHECKPOINT_EVERY` steps and at the
-    end, and to resume from when it exists (``run_key`` names the caller's settings and data, checked on resuming;
-    the caller deletes the file once the result is saved).
+    :func:`group_batches`; ``replies``: the reply token masks (see :func:`batch_logits`); ``checkpoint``: a file
+    to save progress to every :data:`CHECKPOINT_EVERY` steps and at the end, and to resume from when it exists
+    (``run_key`` names the caller's settings and data, checked on resuming; the caller deletes the file once the
+    result is saved).
     Deterministic for a given seed on one machine, resumed or not."""
     torch.manual_seed(seed)
     fast = cpu_has_bf16()
@@ -188,7 +209,7 @@ def fine_tune(branch: CrossBranch, states: list[torch.Tensor], groups: np.ndarra
         for group, base in zip(optimizer.param_groups, (lr, HEAD_LR)):
             group["lr"] = base * scale
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
-            logits = batch_logits(branch, states, rows, extra)
+            logits = batch_logits(branch, states, rows, extra, replies)
         loss = loss_fn(logits, rows)
         optimizer.zero_grad()
         loss.backward()

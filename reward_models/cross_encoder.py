@@ -4,7 +4,9 @@ MiniLM (all-MiniLM-L6-v2, shipped offline) reads ``[CLS] prompt [SEP] reply [SEP
 reply token attends to the client's words: a reply that hands those words back, or that answers another client,
 reads differently from one that restates their meaning. The encoder's lower layers stay frozen and are shared by
 every objective (:class:`CrossTrunk`); each objective fine-tunes its own copy of the top layers and puts small
-heads on their mean-pooled output (:class:`CrossBranch`). A branch may also read the bi-encoder view of the pair,
+heads on their mean-pooled output (:class:`CrossBranch`; a branch trained with ``"reply"`` pooling also reads the mean
+and the maximum over the reply's own tokens, so one sentence of a long pair, a rude ending say, is not averaged
+away among the client's words). A branch may also read the bi-encoder view of the pair,
 ``[u, v, u*v, |u-v|]`` of the separately embedded prompt and reply (:func:`~reward_models.heads.pair_features`):
 the reflection branch does, since how close the reply's meaning stays to the client's is what tells a reflection of
 *this* client from a fine reflection of another. Only the fine-tuned layers and heads are stored, as one
@@ -55,23 +57,53 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-class CrossBranch(nn.Module):
-    """One objective's fine-tuned top layers and its named heads over their mean-pooled output."""
+#: how a branch pools its top layer's token states: "mean" over the whole pair (the -v2 branches), or "reply": that
+#: mean followed by the mean and the elementwise maximum over the reply's tokens (the second segment)
+POOLINGS = ("mean", "reply")
 
-    def __init__(self, layers: nn.ModuleList, heads: dict[str, PairHead]) -> None:
+
+def pooled_dim(dim: int, pooling: str) -> int:
+    """Width of a branch's pooled state for token states of width ``dim`` (its heads read this plus any extra)."""
+    return dim if pooling == "mean" else 3 * dim
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str, reply: torch.Tensor | None) -> torch.Tensor:
+    """The pooled state (B, :func:`pooled_dim`) of token states ``hidden`` (B, T, d): see :data:`POOLINGS`;
+    ``reply`` (B, T) is 1 on the reply's tokens (the tokenizer's ``token_type_ids``), needed by "reply" pooling.
+    A pair whose reply was cut to nothing pools zeros for the reply part."""
+    whole = mean_pool(hidden, mask)
+    if pooling == "mean":
+        return whole
+    if reply is None:
+        raise ValueError("`reply` (the reply's token mask) is needed for \"reply\" pooling; got None")
+    inside = (reply * mask).unsqueeze(-1).bool()
+    peak = hidden.masked_fill(~inside, torch.finfo(hidden.dtype).min).amax(1)
+    peak = torch.where(inside.any(1), peak, torch.zeros_like(peak))
+    return torch.cat([whole, mean_pool(hidden, reply * mask), peak], dim=-1)
+
+
+class CrossBranch(nn.Module):
+    """One objective's fine-tuned top layers and its named heads over their pooled output (``pooling``: one of
+    :data:`POOLINGS`)."""
+
+    def __init__(self, layers: nn.ModuleList, heads: dict[str, PairHead], pooling: str = "mean") -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}; got {pooling!r}")
         self.layers = layers
         self.heads = nn.ModuleDict(heads)
+        self.pooling = pooling
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor,
-                extra: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, extra: torch.Tensor | None = None,
+                reply: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Logits of every head for trunk states ``hidden`` (B, T, d) with padding mask ``mask`` (B, T); ``extra``
-        (B, e) features are appended to the pooled state (the bi-encoder view, for branches trained with it)."""
+        (B, e) features are appended to the pooled state (the bi-encoder view, for branches trained with it);
+        ``reply`` (B, T): the reply's token mask, read by "reply" pooling (:func:`pool`)."""
         additive = extended_mask(mask, hidden.dtype)
         for layer in self.layers:
             out = layer(hidden, attention_mask=additive)
             hidden = out[0] if isinstance(out, tuple) else out
-        pooled = mean_pool(hidden, mask).float()
+        pooled = pool(hidden, mask, self.pooling, reply).float()
         if extra is not None:
             pooled = torch.cat([pooled, extra.float()], dim=-1)
         return {name: head(pooled) for name, head in self.heads.items()}
@@ -95,7 +127,7 @@ class CrossTrunk:
         model.config.num_hidden_layers = frozen_layers
         self.model = model.to(device).eval().requires_grad_(False)
         self.dim = int(model.config.hidden_size)
-        self._cache: OrderedDict[tuple, list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
+        self._cache: OrderedDict[tuple, list[tuple[torch.Tensor, ...]]] = OrderedDict()
         weights = sorted(self.path.glob("*.safetensors")) or sorted(self.path.glob("*.bin"))
         self._identity = {"encoder_weights_sha256": [file_sha256(w) for w in weights], "frozen_layers": frozen_layers,
                           "max_pair_tokens": MAX_PAIR_TOKENS}
@@ -114,14 +146,15 @@ class CrossTrunk:
         """Frozen-layer states (B, T, d) of a tokenized batch."""
         return self.model(**batch).last_hidden_state
 
-    def states(self, prompts: list[str], replies: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(states, mask) per chunk of :data:`BATCH` pairs, from the cache when the same pairs were just scored."""
+    def states(self, prompts: list[str], replies: list[str]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(states, mask, reply token mask) per chunk of :data:`BATCH` pairs, from the cache when the same pairs were
+        just scored."""
         key = (autocast_state(), tuple(prompts), tuple(replies))  # bf16 states never answer a float32 call
         if key not in self._cache:
             chunks = []
             for start in range(0, len(prompts), BATCH):
                 batch = self.tokenize(prompts[start:start + BATCH], replies[start:start + BATCH])
-                chunks.append((self.run(batch), batch["attention_mask"]))
+                chunks.append((self.run(batch), batch["attention_mask"], batch.get("token_type_ids")))
             self._cache[key] = chunks
             while len(self._cache) > TRUNK_CACHE:
                 self._cache.popitem(last=False)
@@ -132,9 +165,9 @@ class CrossTrunk:
         """Forget the kept batches (benchmarks use it to time the raw forward pass)."""
         self._cache.clear()
 
-    def new_branch(self, heads: dict[str, PairHead]) -> CrossBranch:
+    def new_branch(self, heads: dict[str, PairHead], pooling: str = "mean") -> CrossBranch:
         """A branch that starts from the pretrained top layers (what training fine-tunes)."""
-        return CrossBranch(copy.deepcopy(self.top_layers).float().requires_grad_(True), heads)
+        return CrossBranch(copy.deepcopy(self.top_layers).float().requires_grad_(True), heads, pooling)
 
 
 def save_branch(path: Path, branch: CrossBranch, facts: dict) -> None:
@@ -145,7 +178,7 @@ def save_branch(path: Path, branch: CrossBranch, facts: dict) -> None:
     shapes = {name: [h.net[0].in_features, h.net[0].out_features, h.net[3].out_features]
               for name, h in branch.heads.items()}
     meta = {"shapes": json.dumps(shapes, sort_keys=True), "facts": json.dumps(facts, sort_keys=True),
-            "layers": str(len(branch.layers))}
+            "layers": str(len(branch.layers)), **({} if branch.pooling == "mean" else {"pooling": branch.pooling})}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -165,7 +198,10 @@ def load_branch(path: Path, trunk: CrossTrunk) -> tuple[CrossBranch, dict]:
                          f"{trunk.frozen_layers} of {trunk.frozen_layers + len(trunk.top_layers)}, leaving "
                          f"{len(trunk.top_layers)}")
     heads = {name: PairHead(n_in, hidden, n_out) for name, (n_in, hidden, n_out) in json.loads(meta["shapes"]).items()}
-    branch = CrossBranch(copy.deepcopy(trunk.top_layers), heads)
+    pooling = meta.get("pooling", "mean")
+    if pooling not in POOLINGS:
+        raise ValueError(f"`{path.name}` pools its states by {pooling!r}; this version knows {POOLINGS}")
+    branch = CrossBranch(copy.deepcopy(trunk.top_layers), heads, pooling)
     state = {k[len("layers."):]: v for k, v in tensors.items() if k.startswith("layers.")}
     branch.layers.load_state_dict({k: v.to(trunk.dtype) for k, v in state.items()})
     branch.heads.load_state_dict({k[len("heads."):]: v for k, v in tensors.items() if k.startswith("heads.")})
@@ -221,8 +257,8 @@ class CrossEncoderRewardModel(RewardModel):
         if self.facts.get("inputs") == "cross+bi":
             encoder = shared_encoder(self.encoder_path, str(self.trunk.device))
             extra = pair_features(encoder.encode(prompts), encoder.encode(responses)).to(self.trunk.device)
-        outs = [self.branch(states, mask, None if extra is None else extra[k * BATCH:(k + 1) * BATCH])
-                for k, (states, mask) in enumerate(self.trunk.states(prompts, responses))]
+        outs = [self.branch(states, mask, None if extra is None else extra[k * BATCH:(k + 1) * BATCH], reply)
+                for k, (states, mask, reply) in enumerate(self.trunk.states(prompts, responses))]
         return {name: torch.cat([o[name] for o in outs]).float() for name in outs[0]}
 
     def _score(self, prompts: list[str], responses: list[str]) -> np.ndarray:

@@ -51,11 +51,12 @@ def logit_calibration(logits: torch.Tensor, targets: torch.Tensor) -> tuple[floa
 
 
 def calibrate_reflection(branch: torch.nn.Module, states: list[torch.Tensor], extra: torch.Tensor, rows: list[int],
-                         targets: torch.Tensor) -> dict[str, float]:
+                         targets: torch.Tensor, replies: list[torch.Tensor] | None = None) -> dict[str, float]:
     """Fold :func:`logit_calibration`, fitted on the trained branch's logits of ``rows`` (PAIR's graded training
-    pairs, ``targets`` their level / 2), into the reflection head's output layer; returns the scale and shift."""
+    pairs, ``targets`` their level / 2), into the reflection head's output layer; returns the scale and shift
+    (``replies``: the reply token masks, for a branch with "reply" pooling)."""
     with torch.no_grad():
-        logits = torch.cat([batch_logits(branch, states, rows[k:k + 256], extra)["reflection"].squeeze(-1)
+        logits = torch.cat([batch_logits(branch, states, rows[k:k + 256], extra, replies)["reflection"].squeeze(-1)
                             for k in range(0, len(rows), 256)]).float()
     scale, shift = logit_calibration(logits, targets[rows])
     last = branch.heads["reflection"].net[-1]
@@ -66,12 +67,13 @@ def calibrate_reflection(branch: torch.nn.Module, states: list[torch.Tensor], ex
 
 
 def refit_level_bias(branch: torch.nn.Module, states: list[torch.Tensor], extra: torch.Tensor, rows: list[int],
-                     levels: torch.Tensor) -> dict[str, list[float]]:
+                     levels: torch.Tensor, replies: list[torch.Tensor] | None = None) -> dict[str, list[float]]:
     """Add to each mechanism head's output bias the three offsets that minimise its cross-entropy on ``rows``
     (EPITOME's training pairs, ``levels`` (n, 3) their labels), fitted by L-BFGS on the trained logits; returns the
-    offsets. Only the output biases move; the layers and the rest of the heads stay as trained."""
+    offsets. Only the output biases move; the layers and the rest of the heads stay as trained (``replies``: as for
+    :func:`calibrate_reflection`)."""
     with torch.no_grad():
-        logits = {m: torch.cat([batch_logits(branch, states, rows[k:k + 256], extra)[m]
+        logits = {m: torch.cat([batch_logits(branch, states, rows[k:k + 256], extra, replies)[m]
                                 for k in range(0, len(rows), 256)]) for m in EPITOME_MECHANISMS}
     offsets = {}
     for k, mechanism in enumerate(EPITOME_MECHANISMS):

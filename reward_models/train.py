@@ -48,8 +48,8 @@ from scipy.stats import spearmanr
 from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
-from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss
-from reward_models.cross_encoder import CrossTrunk, save_branch, shared_trunk
+from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss, reply_tokens
+from reward_models.cross_encoder import CrossTrunk, pooled_dim, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.head_fitting import (
@@ -154,6 +154,11 @@ EMPATHY_MASK_RUDE_IP_EX = 0
 #: fit's and the fine-tuned layers serve the gate alone; needs EMPATHY_WARM_START = 1 and a gate
 #: (EMPATHY_GATE_WEIGHT > 0); 0 trains the heads (the -v2 recipe)
 EMPATHY_FROZEN_LEVELS = 0
+#: 1 gives the branch "reply" pooling (``cross_encoder.POOLINGS``): its heads also read the mean and the maximum of
+#: the top layer's states over the reply's own tokens, so a sentence of the reply (a rude ending) is not averaged away
+#: among the client's words; 0 pools the mean over the whole pair (the -v2 recipe)
+REFLECTION_REPLY_POOLING = 0
+EMPATHY_REPLY_POOLING = 0
 #: seed of the fine-tuning (head initialisation, batch order); the training pairs, their negatives and the held-out
 #: split keep the data seed (``training_data.SEED``) whatever it is, so runs with other seeds differ in training alone
 TRAIN_SEED = SEED
@@ -225,7 +230,7 @@ def branch_logits(trunk: CrossTrunk, branch: torch.nn.Module, prompts: list[str]
     for start in range(0, len(prompts), 64):
         batch = trunk.tokenize(prompts[start:start + 64], replies[start:start + 64])
         outs.append(branch(trunk.run(batch), batch["attention_mask"],
-                           None if extra is None else extra[start:start + 64]))
+                           None if extra is None else extra[start:start + 64], batch.get("token_type_ids")))
     return {name: torch.cat([o[name] for o in outs]).float() for name in outs[0]}
 
 
@@ -266,6 +271,14 @@ def training_bank() -> PhraseBank:
     return with_more_rude_remarks(TRAIN_BANK) if RUDE_EXTRA else TRAIN_BANK
 
 
+def branch_pooling(switch: int, trunk: CrossTrunk, data: ReplySet) -> tuple[str, list[torch.Tensor] | None]:
+    """A branch's pooling for its recipe ``switch`` (1: "reply", 0: "mean") and, for "reply" pooling, the training
+    pairs' reply token masks it reads (:func:`~reward_models.branch_training.reply_tokens`)."""
+    if not switch:
+        return "mean", None
+    return "reply", reply_tokens(trunk, data.prompts, data.replies)
+
+
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
     """Fine-tune the reflection branch (see the module docstring) and report the held-out PAIR ranking; ``cache``:
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
@@ -274,6 +287,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     trunk = shared_trunk(device="cpu")
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
+    pooling, reply_masks = branch_pooling(REFLECTION_REPLY_POOLING, trunk, data)
     extra = bi_features(data.prompts, data.replies)
     targets = torch.tensor(data.targets, dtype=torch.float32)
     groups, kinds, owners = np.asarray(data.groups), np.asarray(data.kinds), np.asarray(data.owners)
@@ -296,11 +310,13 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         return bce / weight.sum() + RANK_WEIGHT * (combine_ranking_terms(terms) + OWN_CLIENT_WEIGHT * own
                                                    + RUDE_PAIR_WEIGHT * rude)
 
-    branch = trunk.new_branch({"reflection": PairHead(trunk.dim + extra.shape[1], HIDDEN, 1)})
+    head = PairHead(pooled_dim(trunk.dim, pooling) + extra.shape[1], HIDDEN, 1)
+    branch = trunk.new_branch({"reflection": head}, pooling)
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, TRAIN_SEED, log, extra,
-              owners if OWN_CLIENT_WEIGHT > 0 else None, **progress)
+              owners if OWN_CLIENT_WEIGHT > 0 else None, replies=reply_masks, **progress)
     pair_rows = np.flatnonzero(np.char.startswith(kinds.astype(str), "pair-level")).tolist()
-    calibration = calibrate_reflection(branch, states, extra, pair_rows, targets) if REFLECTION_CALIBRATION else None
+    calibration = (calibrate_reflection(branch, states, extra, pair_rows, targets, reply_masks)
+                   if REFLECTION_CALIBRATION else None)
     prompts, replies, levels, held_groups = _held_out_pair(data_dir)
     logits = branch_logits(trunk, branch, prompts, replies, bi_features(prompts, replies))
     scores = torch.sigmoid(logits["reflection"]).squeeze(-1).numpy()
@@ -318,6 +334,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
         **_written_data_facts(),
         **({"level_rank_share": LEVEL_RANK_SHARE} if LEVEL_RANK_SHARE is not None else {}),
         **({"calibration": calibration} if calibration else {}),
+        **({"pooling": pooling} if pooling != "mean" else {}),
         "inputs": "cross+bi",
     }
     save_branch(out / "reflection.safetensors", branch, facts)
@@ -370,6 +387,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     trunk = shared_trunk(device="cpu")
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
+    pooling, reply_masks = branch_pooling(EMPATHY_REPLY_POOLING, trunk, data)
     targets, groups, owners = empathy_targets(data), np.asarray(data.groups), np.asarray(data.owners)
     bases = np.asarray(data.bases)
     genuine = torch.as_tensor(np.isin(data.kinds, ("epitome", "complex-reflection")))
@@ -397,10 +415,10 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
 
     extra = bi_features(data.prompts, data.replies)
     epitome = np.flatnonzero(np.asarray(data.kinds) == "epitome").tolist()
-    heads = empathy_heads(trunk.dim, extra, epitome, targets)
-    branch = fine_tune(trunk.new_branch(heads), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, TRAIN_SEED, log,
-                       extra, owners if EMPATHY_OWN_CLIENT_WEIGHT else None, **progress)
-    offsets = refit_level_bias(branch, states, extra, epitome, targets) if EMPATHY_LEVEL_BIAS else None
+    heads = empathy_heads(pooled_dim(trunk.dim, pooling), extra, epitome, targets)
+    branch = fine_tune(trunk.new_branch(heads, pooling), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, TRAIN_SEED,
+                       log, extra, owners if EMPATHY_OWN_CLIENT_WEIGHT else None, replies=reply_masks, **progress)
+    offsets = refit_level_bias(branch, states, extra, epitome, targets, reply_masks) if EMPATHY_LEVEL_BIAS else None
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))
     held_posts, held_replies = [posts[i] for i in held], [replies[i] for i in held]
@@ -417,6 +435,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
              **({"mismatched_er_masked": True} if EMPATHY_MASK_MISMATCHED_ER else {}),
              **({"frozen_levels": True} if EMPATHY_FROZEN_LEVELS else {}),
              **({"rude_ip_ex_masked": True} if EMPATHY_MASK_RUDE_IP_EX else {}),
+             **({"pooling": pooling} if pooling != "mean" else {}),
              **({"negative_ce_weight": EMPATHY_NEGATIVE_CE_WEIGHT} if EMPATHY_NEGATIVE_CE_WEIGHT != 1.0 else {}),
              **({"nearest_mismatched": EMPATHY_NEAREST_MISMATCHED} if EMPATHY_NEAREST_MISMATCHED else {}),
              **_written_data_facts()}
@@ -467,10 +486,11 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "EMPATHY_OWN_CLIENT_WEIGHT", "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS",
                   "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER", "EMPATHY_MASK_RUDE_IP_EX",
                   "EMPATHY_FROZEN_LEVELS", "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA",
-                  "RUDE_EXTRA", "FORM_STEPS", "TRAIN_SEED")
+                  "RUDE_EXTRA", "REFLECTION_REPLY_POOLING", "EMPATHY_REPLY_POOLING", "FORM_STEPS", "TRAIN_SEED")
 #: the options that are switches (0 off, 1 on)
 SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
-            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS")
+            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS", "REFLECTION_REPLY_POOLING",
+            "EMPATHY_REPLY_POOLING")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
