@@ -170,6 +170,15 @@ class CrossTrunk:
         return CrossBranch(copy.deepcopy(self.top_layers).float().requires_grad_(True), heads, pooling)
 
 
+def round_to_stored(branch: CrossBranch) -> CrossBranch:
+    """Round ``branch``'s layer weights to bf16, in place, as :func:`save_branch` stores them (the heads stay
+    float32): figures measured after this describe the branch a :func:`load_branch` of the file gives back."""
+    with torch.no_grad():
+        for value in branch.layers.state_dict().values():
+            value.copy_(value.to(torch.bfloat16).to(value.dtype))
+    return branch
+
+
 def save_branch(path: Path, branch: CrossBranch, facts: dict) -> None:
     """Write a branch's layers (bf16) and heads (fp32) with its facts to one safetensors file, atomically."""
     tensors = {f"layers.{k}": v.detach().to(torch.bfloat16).contiguous()

@@ -49,7 +49,7 @@ from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss, reply_tokens
-from reward_models.cross_encoder import CrossTrunk, pooled_dim, save_branch, shared_trunk
+from reward_models.cross_encoder import CrossTrunk, pooled_dim, round_to_stored, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.head_fitting import (
@@ -314,6 +314,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     branch = trunk.new_branch({"reflection": head}, pooling)
     fine_tune(branch, states, groups, loss, REFLECTION_EPOCHS, REFLECTION_LR, TRAIN_SEED, log, extra,
               owners if OWN_CLIENT_WEIGHT > 0 else None, replies=reply_masks, **progress)
+    round_to_stored(branch)  # the calibration and the held-out figures then describe the weights as saved
     pair_rows = np.flatnonzero(np.char.startswith(kinds.astype(str), "pair-level")).tolist()
     calibration = (calibrate_reflection(branch, states, extra, pair_rows, targets, reply_masks)
                    if REFLECTION_CALIBRATION else None)
@@ -418,6 +419,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     heads = empathy_heads(pooled_dim(trunk.dim, pooling), extra, epitome, targets)
     branch = fine_tune(trunk.new_branch(heads, pooling), states, groups, loss, EMPATHY_EPOCHS, EMPATHY_LR, TRAIN_SEED,
                        log, extra, owners if EMPATHY_OWN_CLIENT_WEIGHT else None, replies=reply_masks, **progress)
+    round_to_stored(branch)  # the level biases and the held-out figures then describe the weights as saved
     offsets = refit_level_bias(branch, states, extra, epitome, targets, reply_masks) if EMPATHY_LEVEL_BIAS else None
     seekers, posts, replies, levels = read_epitome(data_dir)
     held = np.flatnonzero(epitome_held_out(seekers))

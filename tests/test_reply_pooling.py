@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from reward_models.branch_training import batch_logits, collate, collate_reply, fine_tune, reply_tokens, trunk_states
-from reward_models.cross_encoder import CrossBranch, load_branch, pool, pooled_dim, save_branch, shared_trunk
+from reward_models.cross_encoder import (
+    CrossBranch,
+    load_branch,
+    pool,
+    pooled_dim,
+    round_to_stored,
+    save_branch,
+    shared_trunk,
+)
 from reward_models.heads import PairHead
 from reward_models.reflection import ReflectionModel
 
@@ -73,6 +81,9 @@ def test_a_reply_pooled_branch_trains_round_trips_and_scores_as_a_reward_model(t
     save_branch(tmp_path / "reflection.safetensors", branch, {"note": "test"})
     loaded, _ = load_branch(tmp_path / "reflection.safetensors", trunk)
     assert loaded.pooling == "reply"
+    with torch.no_grad():  # rounded as stored, the trained branch gives what the file gives back, exactly
+        torch.testing.assert_close(round_to_stored(branch)(hidden, mask, None, reply)["reflection"],
+                                   loaded(hidden, mask, None, reply)["reflection"], atol=0, rtol=0)
     model = ReflectionModel(tmp_path / "reflection.safetensors", device="cpu")
     batch = trunk.tokenize(prompts, replies)  # float32 trunk states, as the model computes them
     with torch.no_grad():
