@@ -98,6 +98,16 @@ def fit_head(head: PairHead, features: torch.Tensor, loss_fn, steps: int) -> flo
     return float(loss.detach())
 
 
+def bi_level_head(features: torch.Tensor, levels: torch.Tensor, hidden: int, seed: int) -> PairHead:
+    """A 3-level head fitted on bi-encoder features (n, e) against ``levels`` (n,) as the -v0 empathy model's heads
+    were (:data:`WARM_STEPS` full-batch AdamW steps, seeded): the warm start of the empathy heads, and the -v0
+    baseline an empathy branch is compared with on EPITOME's held-out replies."""
+    torch.manual_seed(seed)
+    head = PairHead(features.shape[1], hidden, 3)
+    fit_head(head, features, functools.partial(torch.nn.functional.cross_entropy, target=levels.long()), WARM_STEPS)
+    return head
+
+
 def warm_start_heads(heads: dict[str, PairHead], extra: torch.Tensor, rows: list[int], levels: torch.Tensor,
                      cross_dim: int, seed: int) -> None:
     """Set each mechanism head (input: the ``cross_dim`` pooled cross-encoder features, then the bi-encoder view) to
@@ -105,10 +115,7 @@ def warm_start_heads(heads: dict[str, PairHead], extra: torch.Tensor, rows: list
     labels; masked ones left out): its weights on the cross features 0, so it starts as that head's function."""
     for k, mechanism in enumerate(EPITOME_MECHANISMS):
         keep = [row for row in rows if int(levels[row, k]) != MASKED]
-        torch.manual_seed(seed)
-        fitted = PairHead(extra.shape[1], heads[mechanism].net[0].out_features, 3)
-        truth = levels[keep, k].long()
-        fit_head(fitted, extra[keep], functools.partial(torch.nn.functional.cross_entropy, target=truth), WARM_STEPS)
+        fitted = bi_level_head(extra[keep], levels[keep, k], heads[mechanism].net[0].out_features, seed)
         first, last = heads[mechanism].net[0], heads[mechanism].net[3]
         with torch.no_grad():
             first.weight.zero_()
