@@ -57,14 +57,15 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
 
-#: how a branch pools its top layer's token states: "mean" over the whole pair (the -v2 branches), or "reply": that
-#: mean followed by the mean and the elementwise maximum over the reply's tokens (the second segment)
-POOLINGS = ("mean", "reply")
+#: how a branch pools its top layer's token states: "mean" over the whole pair (the -v2 branches); "reply": that
+#: mean followed by the mean and the elementwise maximum over the reply's tokens (the second segment); "reply_max":
+#: the whole pair's mean and the maximum over the reply's tokens, without the reply's own mean
+POOLINGS = ("mean", "reply", "reply_max")
 
 
 def pooled_dim(dim: int, pooling: str) -> int:
     """Width of a branch's pooled state for token states of width ``dim`` (its heads read this plus any extra)."""
-    return dim if pooling == "mean" else 3 * dim
+    return {"mean": dim, "reply": 3 * dim, "reply_max": 2 * dim}[pooling]
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str, reply: torch.Tensor | None) -> torch.Tensor:
@@ -75,10 +76,12 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str, reply: torch.Te
     if pooling == "mean":
         return whole
     if reply is None:
-        raise ValueError("`reply` (the reply's token mask) is needed for \"reply\" pooling; got None")
+        raise ValueError(f"`reply` (the reply's token mask) is needed for {pooling!r} pooling; got None")
     inside = (reply * mask).unsqueeze(-1).bool()
     peak = hidden.masked_fill(~inside, torch.finfo(hidden.dtype).min).amax(1)
     peak = torch.where(inside.any(1), peak, torch.zeros_like(peak))
+    if pooling == "reply_max":
+        return torch.cat([whole, peak], dim=-1)
     return torch.cat([whole, mean_pool(hidden, reply * mask), peak], dim=-1)
 
 

@@ -49,7 +49,7 @@ from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss, reply_tokens
-from reward_models.cross_encoder import CrossTrunk, pooled_dim, round_to_stored, save_branch, shared_trunk
+from reward_models.cross_encoder import POOLINGS, CrossTrunk, pooled_dim, round_to_stored, save_branch, shared_trunk
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.head_fitting import (
@@ -156,7 +156,9 @@ EMPATHY_MASK_RUDE_IP_EX = 0
 EMPATHY_FROZEN_LEVELS = 0
 #: 1 gives the branch "reply" pooling (``cross_encoder.POOLINGS``): its heads also read the mean and the maximum of
 #: the top layer's states over the reply's own tokens, so a sentence of the reply (a rude ending) is not averaged away
-#: among the client's words; 0 pools the mean over the whole pair (the -v2 recipe)
+#: among the client's words; 2 gives it "reply_max" pooling (the maximum alone, not the reply's mean: the reply read
+#: apart from the pair is what lets a reply to another client pass); 0 pools the mean over the whole pair (the -v2
+#: recipe)
 REFLECTION_REPLY_POOLING = 0
 EMPATHY_REPLY_POOLING = 0
 #: seed of the fine-tuning (head initialisation, batch order); the training pairs, their negatives and the held-out
@@ -272,11 +274,11 @@ def training_bank() -> PhraseBank:
 
 
 def branch_pooling(switch: int, trunk: CrossTrunk, data: ReplySet) -> tuple[str, list[torch.Tensor] | None]:
-    """A branch's pooling for its recipe ``switch`` (1: "reply", 0: "mean") and, for "reply" pooling, the training
-    pairs' reply token masks it reads (:func:`~reward_models.branch_training.reply_tokens`)."""
+    """A branch's pooling for its recipe ``switch`` (0: "mean", 1: "reply", 2: "reply_max") and, for the reply
+    poolings, the training pairs' reply token masks they read (:func:`~reward_models.branch_training.reply_tokens`)."""
     if not switch:
         return "mean", None
-    return "reply", reply_tokens(trunk, data.prompts, data.replies)
+    return POOLINGS[switch], reply_tokens(trunk, data.prompts, data.replies)
 
 
 def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = None) -> dict:
@@ -491,23 +493,25 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "RUDE_EXTRA", "REFLECTION_REPLY_POOLING", "EMPATHY_REPLY_POOLING", "FORM_STEPS", "TRAIN_SEED")
 #: the options that are switches (0 off, 1 on)
 SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
-            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS", "REFLECTION_REPLY_POOLING",
-            "EMPATHY_REPLY_POOLING")
+            "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS")
+#: the options that choose a branch's pooling: an index into ``cross_encoder.POOLINGS``
+POOLING_OPTIONS = ("REFLECTION_REPLY_POOLING", "EMPATHY_REPLY_POOLING")
 
 
 def recipe_setting(text: str) -> tuple[str, int | float]:
     """Parse one ``--set NAME=VALUE``: NAME one of :data:`RECIPE_OPTIONS`; epochs and steps a positive int, learning
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
-    the number of extra files, the :data:`SWITCHES` 0 or 1, ``TRAIN_SEED`` an int at least 0.
+    the number of extra files, the :data:`SWITCHES` 0 or 1, the :data:`POOLING_OPTIONS` an index into ``POOLINGS``,
+    ``TRAIN_SEED`` an int at least 0.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or name not in RECIPE_OPTIONS:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
-    whole = name in SWITCHES or name.endswith(("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA",
-                                               "_SEED"))
+    whole = name in (*SWITCHES, *POOLING_OPTIONS) or name.endswith(
+        ("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA", "_SEED"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
@@ -515,7 +519,7 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
     high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
             "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2,
-            **dict.fromkeys(SWITCHES, 1)}.get(name, math.inf)
+            **dict.fromkeys(SWITCHES, 1), **dict.fromkeys(POOLING_OPTIONS, len(POOLINGS) - 1)}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else
                 f"in [{low}, {high}]" if math.isfinite(high) else f"at least {low}")

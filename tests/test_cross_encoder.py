@@ -86,6 +86,7 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
     assert recipe_setting("TRAIN_SEED=2") == ("TRAIN_SEED", 2)
     assert recipe_setting("EMPATHY_MASK_RUDE_IP_EX=1") == ("EMPATHY_MASK_RUDE_IP_EX", 1)
     assert recipe_setting("EMPATHY_REPLY_POOLING=1") == ("EMPATHY_REPLY_POOLING", 1)
+    assert recipe_setting("EMPATHY_REPLY_POOLING=2") == ("EMPATHY_REPLY_POOLING", 2)
     for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
                         ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0"), ("RANK_WEIGHT=nan", "must be finite"),
@@ -96,7 +97,7 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
                         ("EMPATHY_LEVEL_BIAS=0.5", "must be an int"), ("EMPATHY_WARM_START=2", "in [0, 1]"),
                         ("REFLECTION_CALIBRATION=0.5", "must be an int"),
                         ("EMPATHY_MASK_MISMATCHED_ER=-1", "in [0, 1]"), ("TRAIN_SEED=-1", "at least 0"),
-                        ("TRAIN_SEED=1.5", "must be an int"), ("REFLECTION_REPLY_POOLING=2", "in [0, 1]")):
+                        ("TRAIN_SEED=1.5", "must be an int"), ("REFLECTION_REPLY_POOLING=3", "in [0, 2]")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):

@@ -38,6 +38,9 @@ def test_reply_pooling_appends_the_mean_and_max_over_the_reply_tokens():
     torch.testing.assert_close(pooled[0], torch.tensor([4.0, 1.0, 6.0, 1.0, 7.0, 6.0]))
     torch.testing.assert_close(pooled[1], torch.tensor([3.0, 3.0, 0.0, 0.0, 0.0, 0.0]))
     torch.testing.assert_close(pool(hidden, mask, "mean", None), pooled[:, :2])
+    peak_only = pool(hidden, mask, "reply_max", reply)
+    assert peak_only.shape == (2, pooled_dim(2, "reply_max")) == (2, 4)
+    torch.testing.assert_close(peak_only, pooled[:, [0, 1, 4, 5]])
 
 
 def test_reply_pooling_needs_the_reply_mask_and_a_known_pooling(trunk):
