@@ -1,12 +1,15 @@
 """Run the adversarial reward suite (:mod:`reward_models.robustness`) on an environment's reward models.
 
-    python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both] [--out FILE.json] [--markdown]
+    python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both|pair2] [--out FILE.json] [--markdown]
                                    [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR]
 
 Genuine replies (what every degenerate reply is compared with):
 - ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v2``, 64 prompts the reflection
   model never saw in training), each with its first complex reflection (``hq1``), read from ``$MORL_DATA_DIR`` /
   ``--data-dir`` (``pair/pair.csv``).
+- ``pair2`` (only when asked for; not in ``both``): the same prompts with their *second* complex reflection
+  (``hq2``). The reward models' recipes were chosen by the suite's verdicts on ``hq1``; ``hq2`` was never looked at
+  in that choice, so it is the check of whether a verdict holds for another genuine reply to the same prompt.
 - ``counsel``: the validation and test statements of ``morl/Counsel-v2`` with the project's written reflections
   (``morl_envs/data/counsel_reflections.json``); skipped with a message while that file is absent.
 
@@ -45,6 +48,10 @@ COUNSEL_REFLECTIONS_FILE = Path(__file__).resolve().parent / "data" / "counsel_r
 #: the splits whose prompts make up a genuine set (never the training split)
 HELD_OUT = ("validation", "test")
 SETS = ("pair", "counsel")
+#: the sets run only when named: PAIR's held-out prompts with their second complex reflection (column hq2)
+EXTRA_SETS = ("pair2",)
+#: PAIR's complex reflections: set name -> (column of pair/pair.csv, its name)
+PAIR_REFLECTIONS = {"pair": (1, "hq1"), "pair2": (2, "hq2")}
 
 
 @dataclass(frozen=True)
@@ -64,17 +71,23 @@ class GenuineSet:
         return hashlib.sha256(listing.encode("utf-8")).hexdigest()
 
 
-def pair_set(data_dir: str | Path | None = None) -> GenuineSet:
-    """PAIR's validation and test prompts with their first complex reflection (column hq1)."""
+def pair_set(data_dir: str | Path | None = None, name: str = "pair") -> GenuineSet:
+    """PAIR's validation and test prompts with their first complex reflection (column hq1), or with their second
+    (hq2) for ``name="pair2"``."""
+    if name not in PAIR_REFLECTIONS:
+        raise ValueError(f"`name` must be one of {tuple(PAIR_REFLECTIONS)}; got {name!r}."
+                         f"{did_you_mean(str(name), tuple(PAIR_REFLECTIONS))}")
+    column, column_name = PAIR_REFLECTIONS[name]
     folder = resolve_data_dir(data_dir)
     if folder is None:
         raise DataNotFoundError("PAIR data not found: pass `data_dir` / --data-dir (the folder holding "
                                 "pair/pair.csv) or set the MORL_DATA_DIR environment variable; neither is set")
     prompt_set, rows = load_pair(folder), read_pair_rows(folder)
     held = [p for split in HELD_OUT for p in prompt_set.split(split)]
-    genuine = [rows[int(p.id.removeprefix("pair-"))][1].strip() for p in held]
-    return GenuineSet("pair", tuple(p.id for p in held), tuple(p.text for p in held), tuple(genuine),
-                      "PAIR (Min et al., 2022) pair/pair.csv under MORL_DATA_DIR: validation + test prompts, hq1")
+    genuine = [rows[int(p.id.removeprefix("pair-"))][column].strip() for p in held]
+    return GenuineSet(name, tuple(p.id for p in held), tuple(p.text for p in held), tuple(genuine),
+                      f"PAIR (Min et al., 2022) pair/pair.csv under MORL_DATA_DIR: validation + test prompts, "
+                      f"{column_name}")
 
 
 def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
@@ -139,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m morl_envs.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--env", default="morl/Counsel-v2", help="registered environment id (its reward models)")
-    parser.add_argument("--set", dest="sets", choices=(*SETS, "both"), default="both", help="genuine set(s)")
+    parser.add_argument("--set", dest="sets", choices=(*SETS, "both", *EXTRA_SETS), default="both",
+                        help="genuine set(s); pair2: PAIR's second complex reflections (not in both)")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--markdown", action="store_true", help="print the full markdown tables")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a threshold is missed")
@@ -160,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     names = SETS if args.sets == "both" else (args.sets,)
     chosen: list[GenuineSet] = []
     for name in names:
-        found = pair_set(args.data_dir) if name == "pair" else counsel_set()
+        found = counsel_set() if name == "counsel" else pair_set(args.data_dir, name)
         if found is None:
             print(f"skipping the counsel set: the written reflections ({COUNSEL_REFLECTIONS_FILE.name}) are absent",
                   file=sys.stderr)

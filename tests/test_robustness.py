@@ -349,6 +349,19 @@ def test_pair_set_is_the_held_out_prompts_with_hq1(data_dir):
     assert found.genuine[0] == rows[index][1].strip() and found.prompts[0] == rows[index][0].strip()
 
 
+def test_pair2_set_is_the_same_prompts_with_hq2(data_dir):
+    from morl_core.pair_data import read_pair_rows
+
+    first, second = driver.pair_set(data_dir), driver.pair_set(data_dir, "pair2")
+    assert second.name == "pair2" and second.prompt_ids == first.prompt_ids and second.prompts == first.prompts
+    rows = read_pair_rows(data_dir)
+    index = int(second.prompt_ids[0].removeprefix("pair-"))
+    assert second.genuine[0] == rows[index][2].strip() and second.genuine != first.genuine
+    assert second.source.endswith("hq2") and second.fingerprint != first.fingerprint
+    with pytest.raises(ValueError, match=r"`name` must be one of \('pair', 'pair2'\); got 'pair3'"):
+        driver.pair_set(data_dir, "pair3")
+
+
 def test_counsel_set_reads_and_checks_the_reflections_file(tmp_path):
     from morl_envs.datasets import load_counsel
 
