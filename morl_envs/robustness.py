@@ -1,6 +1,7 @@
 """Run the adversarial reward suite (:mod:`reward_models.robustness`) on an environment's reward models.
 
-    python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both|pair2] [--out FILE.json] [--markdown]
+    python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both|pair2|counsel_extra|all]
+                                   [--out FILE.json] [--markdown]
                                    [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR]
 
 Genuine replies (what every degenerate reply is compared with):
@@ -12,11 +13,18 @@ Genuine replies (what every degenerate reply is compared with):
   in that choice, so it is the check of whether a verdict holds for another genuine reply to the same prompt.
 - ``counsel``: the validation and test statements of ``morl/Counsel-v2`` with the project's written reflections
   (``morl_envs/data/counsel_reflections.json``); skipped with a message while that file is absent.
+- ``counsel_extra`` (only when asked for; not in ``both``): statements on the Counsel set's topics written for the
+  suite alone, each with a written reflection (``morl_envs/data/counsel_heldout_extra.json``).
+
+``both`` runs pair and counsel. ``all`` runs the four sets and judges the thresholds on two pools, each read as one
+set: ``pair_all`` (pair + pair2: two genuine replies per PAIR prompt) and ``counsel_all`` (counsel + counsel_extra).
+A share over 64 or 110 prompts has a 95% interval about 0.1 wide, too wide to tell a 0.95 bar from 0.90; the pools
+narrow it.
 
 Prints, per set, the share of prompts on which the genuine reply beats each generator (``--markdown``: the full
 markdown tables with mean scores) and every missed threshold
-(``reward_models.robustness.THRESHOLDS``). The exit status is 0 (a report), or 1
-with ``--check`` when a threshold is missed.
+(``reward_models.robustness.THRESHOLDS``); with ``all``, also each pool's. The exit status is 0 (a report), or 1
+with ``--check`` when a threshold is missed (with ``all``: by a pool).
 
 ``--weights DIR`` scores with retrained models instead of the environment's (``python -m reward_models.train --out
 DIR`` writes them): each of ``reflection.safetensors``, ``empathy.safetensors`` and ``well_formed.safetensors`` (the
@@ -41,15 +49,22 @@ from morl_envs.registry import env_ids, make
 from reward_models.empathy import EmpathyModel
 from reward_models.fluency import FluencyModel
 from reward_models.reflection import ReflectionModel
-from reward_models.robustness import THRESHOLDS, UNIFORM, SuiteResult, run_suite
+from reward_models.robustness import THRESHOLDS, UNIFORM, SuiteResult, pool_results, run_suite
 
 #: the project's written reflections of the Counsel statements: {"reflections": [{"prompt_id", "split", "text"}]}
 COUNSEL_REFLECTIONS_FILE = Path(__file__).resolve().parent / "data" / "counsel_reflections.json"
 #: the splits whose prompts make up a genuine set (never the training split)
 HELD_OUT = ("validation", "test")
+#: statements written for the suite alone (no environment serves them, no training reads them), each with a written
+#: reflection: {"pairs": [{"prompt_id", "topic", "prompt", "reflection"}]}
+COUNSEL_EXTRA_FILE = COUNSEL_REFLECTIONS_FILE.with_name("counsel_heldout_extra.json")
 SETS = ("pair", "counsel")
-#: the sets run only when named: PAIR's held-out prompts with their second complex reflection (column hq2)
-EXTRA_SETS = ("pair2",)
+#: the sets run only when named (or with ``all``): PAIR's held-out prompts with their second complex reflection
+#: (column hq2), and the statements written for the suite alone
+EXTRA_SETS = ("pair2", "counsel_extra")
+ALL_SETS = ("pair", "pair2", "counsel", "counsel_extra")
+#: ``--set all`` judges the thresholds on these pools (each reads its sets' prompts at once)
+POOLS = {"pair_all": ("pair", "pair2"), "counsel_all": ("counsel", "counsel_extra")}
 #: PAIR's complex reflections: set name -> (column of pair/pair.csv, its name)
 PAIR_REFLECTIONS = {"pair": (1, "hq1"), "pair2": (2, "hq2")}
 
@@ -124,6 +139,35 @@ def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
                       tuple(by_id[p.id] for p in chosen), source)
 
 
+def counsel_extra_set(path: str | Path | None = None) -> GenuineSet | None:
+    """Client statements written for the suite alone, on the Counsel set's topics, each with a written reflection
+    (``path``, default :data:`COUNSEL_EXTRA_FILE`), or None when that file is absent. No environment serves them and
+    no training reads them. The file orders them so that the ``mismatched`` generator's partner (half the set away)
+    is a statement on the same topic, as in the ``counsel`` set."""
+    path = Path(path) if path is not None else COUNSEL_EXTRA_FILE
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    entries = raw.get("pairs") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{path.name} must hold {{\"pairs\": [{{\"prompt_id\", \"topic\", \"prompt\", "
+                         f"\"reflection\"}}, ...]}}; got {type(raw).__name__} without a 'pairs' list")
+    ids, prompts, replies = [], [], []
+    for k, entry in enumerate(entries):
+        for key in ("prompt_id", "topic", "prompt", "reflection"):
+            value = entry.get(key) if isinstance(entry, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{path.name}: pairs[{k}][{key!r}] must be a non-empty str; got {value!r:.60}")
+        if entry["prompt_id"] in ids:
+            raise ValueError(f"{path.name}: pairs[{k}]['prompt_id'] must be unique; got {entry['prompt_id']!r} twice")
+        ids.append(entry["prompt_id"])
+        prompts.append(entry["prompt"].strip())
+        replies.append(entry["reflection"].strip())
+    return GenuineSet("counsel_extra", tuple(ids), tuple(prompts), tuple(replies),
+                      f"morl_envs/data/{path.name}: {len(ids)} statements written for the suite alone, each with a "
+                      f"written reflection")
+
+
 def retrained_models(folder: Path, objectives: tuple[str, ...], device: str | None = None) -> dict:
     """The models of ``objectives`` whose retrained files are in ``folder`` (see the module docstring)."""
     builders = {"reflection": ("reflection.safetensors", lambda f: ReflectionModel(f, device=device)),
@@ -147,13 +191,45 @@ def plain_table(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite on the chosen sets; returns the exit status."""
+def load_sets(names: tuple[str, ...], data_dir: str | None, max_prompts: int | None) -> list[GenuineSet]:
+    """The named genuine sets (a set whose file is absent, or with under two prompts, is skipped with a message),
+    each cut to its first ``max_prompts`` prompts when that is given."""
+    chosen: list[GenuineSet] = []
+    for name in names:
+        found = (counsel_set() if name == "counsel" else counsel_extra_set() if name == "counsel_extra"
+                 else pair_set(data_dir, name))
+        if found is None:
+            file = COUNSEL_REFLECTIONS_FILE if name == "counsel" else COUNSEL_EXTRA_FILE
+            print(f"skipping the {name} set: the written reflections ({file.name}) are absent", file=sys.stderr)
+        elif len(found.prompts) < 2:
+            print(f"skipping the {name} set: it has {len(found.prompts)} prompts with a genuine reply (need 2)",
+                  file=sys.stderr)
+        else:
+            chosen.append(found if max_prompts is None else GenuineSet(
+                found.name, found.prompt_ids[:max_prompts], found.prompts[:max_prompts],
+                found.genuine[:max_prompts], f"{found.source}, first {max_prompts}"))
+    return chosen
+
+
+def report(title: str, result: SuiteResult, markdown: bool) -> list:
+    """Print one result's table and its missed thresholds; returns the misses."""
+    failures = result.failures()
+    print(f"\n## {title}\n")
+    print(result.to_markdown() if markdown else plain_table(result))
+    print(f"\n{len(failures)} missed thresholds" + (":" if failures else ""))
+    for f in failures:
+        what = "no gain from copying" if f.criterion == "no_copy_gain" else "genuine wins"
+        print(f"  {f.generator:<18} {f.objective:<12} {what}: {f.share:.2f} < {f.threshold:.2f}")
+    return failures
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked (a bad value exits with a message that names the option)."""
     parser = argparse.ArgumentParser(prog="python -m morl_envs.robustness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--env", default="morl/Counsel-v2", help="registered environment id (its reward models)")
-    parser.add_argument("--set", dest="sets", choices=(*SETS, "both", *EXTRA_SETS), default="both",
-                        help="genuine set(s); pair2: PAIR's second complex reflections (not in both)")
+    parser.add_argument("--set", dest="sets", choices=(*SETS, "both", *EXTRA_SETS, "all"), default="both",
+                        help="genuine set(s); both: pair + counsel; all: every set, judged on the pooled sets")
     parser.add_argument("--out", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--markdown", action="store_true", help="print the full markdown tables")
     parser.add_argument("--check", action="store_true", help="exit with status 1 when a threshold is missed")
@@ -171,20 +247,14 @@ def main(argv: list[str] | None = None) -> int:
                      f"got {args.max_prompts}")
     if args.weights is not None and not args.weights.is_dir():
         parser.error(f"--weights must be a folder of retrained weights; got {str(args.weights)!r}")
-    names = SETS if args.sets == "both" else (args.sets,)
-    chosen: list[GenuineSet] = []
-    for name in names:
-        found = counsel_set() if name == "counsel" else pair_set(args.data_dir, name)
-        if found is None:
-            print(f"skipping the counsel set: the written reflections ({COUNSEL_REFLECTIONS_FILE.name}) are absent",
-                  file=sys.stderr)
-        elif len(found.prompts) < 2:
-            print(f"skipping the {name} set: it has {len(found.prompts)} prompts with a genuine reply (need 2)",
-                  file=sys.stderr)
-        else:
-            chosen.append(found if args.max_prompts is None else GenuineSet(
-                found.name, found.prompt_ids[:args.max_prompts], found.prompts[:args.max_prompts],
-                found.genuine[:args.max_prompts], f"{found.source}, first {args.max_prompts}"))
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite on the chosen sets; returns the exit status."""
+    args = parse_args(argv)
+    names = {"both": SETS, "all": ALL_SETS}.get(args.sets, (args.sets,))
+    chosen = load_sets(names, args.data_dir, args.max_prompts)
     env = make(args.env, **({"device": args.device} if args.device else {})).unwrapped
     scorers = dict(zip(env.objectives, env.reward_models))
     if args.weights is not None:
@@ -193,31 +263,36 @@ def main(argv: list[str] | None = None) -> int:
               **({"weights": str(args.weights)} if args.weights is not None else {}),
               "reward_model_fingerprints": {name: m.fingerprint() for name, m in scorers.items()},
               "thresholds": [t.__dict__ for t in THRESHOLDS], "sets": {}}
-    failed = False
+    results: dict[str, SuiteResult] = {}
+    missed: dict[str, list] = {}
     for genuine_set in chosen:
         start = time.perf_counter()
         print(f"{genuine_set.name}: scoring {len(genuine_set.prompts)} prompts x 16 reply sets on "
               f"{', '.join(env.objectives)} ...", file=sys.stderr, flush=True)
-        result = run_suite(scorers, list(genuine_set.prompts), list(genuine_set.genuine), seed=args.seed)
+        result = results[genuine_set.name] = run_suite(scorers, list(genuine_set.prompts),
+                                                       list(genuine_set.genuine), seed=args.seed)
         seconds = time.perf_counter() - start
-        failures = result.failures()
-        failed = failed or bool(failures)
         record["sets"][genuine_set.name] = {
             "source": genuine_set.source, "fingerprint": genuine_set.fingerprint,
             "prompt_ids": list(genuine_set.prompt_ids), "seconds": round(seconds, 1),
             # example replies only from the project's own texts: third-party text (PAIR) is never shipped
-            **result.to_dict(examples=3 if genuine_set.name == "counsel" else 0)}
-        print(f"\n## {args.env}, {genuine_set.name} set ({genuine_set.source}; {seconds:.0f} s)\n")
-        print(result.to_markdown() if args.markdown else plain_table(result))
-        print(f"\n{len(failures)} missed thresholds" + (":" if failures else ""))
-        for f in failures:
-            what = "no gain from copying" if f.criterion == "no_copy_gain" else "genuine wins"
-            print(f"  {f.generator:<18} {f.objective:<12} {what}: {f.share:.2f} < {f.threshold:.2f}")
+            **result.to_dict(examples=0 if genuine_set.name in PAIR_REFLECTIONS else 3)}
+        missed[genuine_set.name] = report(f"{args.env}, {genuine_set.name} set ({genuine_set.source}; "
+                                          f"{seconds:.0f} s)", result, args.markdown)
+    if args.sets == "all":  # the verdicts are the pooled sets'
+        record["pools"], missed = {}, {}
+        for pool, members in POOLS.items():
+            parts = [results[m] for m in members if m in results]
+            if parts:
+                pooled = pool_results(parts)
+                record["pools"][pool] = {"sets": [m for m in members if m in results], **pooled.to_dict(examples=0)}
+                missed[pool] = report(f"{args.env}, {pool} (pooled: {' + '.join(record['pools'][pool]['sets'])})",
+                                      pooled, args.markdown)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(args.out, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.out}", file=sys.stderr)
-    return 1 if args.check and failed else 0
+    return 1 if args.check and any(missed.values()) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ without a threshold: a reflection followed by advice is not necessarily a worse 
 :func:`run_suite` scores everything with one batched call per scorer and reports, per generator and objective, the
 share of prompts on which the genuine reply scores strictly higher ("wins"), also under the uniform weighting (the
 mean of the objectives). :data:`THRESHOLDS` holds the pass criteria as data and
-:meth:`SuiteResult.failures` lists every one that is missed.
+:meth:`SuiteResult.failures` lists every one that is missed. :func:`pool_results` reads the shares over several
+runs at once (more genuine replies, narrower intervals).
 
 Generators are pure string functions, deterministic given the seed; they use :data:`EVAL_BANK` by default, a phrase
 bank disjoint from the :data:`TRAIN_BANK` that retraining may use (:mod:`reward_models.phrase_banks`).
@@ -44,8 +45,8 @@ from morl_core.rewards import check_texts
 from reward_models.phrase_banks import EVAL_BANK, TRAIN_BANK, PhraseBank
 
 __all__ = ["ECHO_GENERATORS", "EVAL_BANK", "GENERATORS", "THRESHOLDS", "TRAIN_BANK", "UNIFORM", "Failure",
-           "PhraseBank", "SuiteResult", "Threshold", "degenerate_replies", "mismatch_partners", "run_suite",
-           "swap_pronouns"]
+           "PhraseBank", "SuiteResult", "Threshold", "degenerate_replies", "mismatch_partners", "pool_results",
+           "run_suite", "swap_pronouns"]
 
 #: a generator: (prompt, genuine reply, another prompt's genuine reply, phrase bank, rng) -> one degenerate reply
 Generator = Callable[[str, str, str, PhraseBank, random.Random], str]
@@ -481,6 +482,32 @@ class SuiteResult:
         if examples:
             record["examples"] = {n: r[:examples] for n, r in self.replies.items()}
         return record
+
+
+def pool_results(results: Sequence[SuiteResult]) -> SuiteResult:
+    """One result over the prompts of several runs of the suite, their scores stacked row-wise, so that the shares
+    and the thresholds' verdicts are read on all of them at once (a share over 64 or 110 prompts has a 95% interval
+    about 0.1 wide; pooling more genuine replies narrows it). Each run's degenerate replies were built within its
+    own set, so a reply to another client stays one. The runs must share objectives, generators, copy-checked
+    objectives, phrase bank and seed."""
+    if isinstance(results, SuiteResult) or not isinstance(results, Sequence) or not results:
+        raise TypeError(f"`results` must be a non-empty list of SuiteResult; got {type(results).__name__}")
+    first = results[0]
+    for k, r in enumerate(results):
+        if not isinstance(r, SuiteResult):
+            raise TypeError(f"`results[{k}]` must be a SuiteResult; got {type(r).__name__}")
+        got = (r.objectives, r.generators, tuple(r.copy_scores), r.bank, r.seed)
+        want = (first.objectives, first.generators, tuple(first.copy_scores), first.bank, first.seed)
+        if got != want:
+            raise ValueError(f"`results[{k}]` must match results[0] in (objectives, generators, copy-checked "
+                             f"objectives, bank, seed) to be pooled; got {got} against {want}")
+    return SuiteResult(
+        objectives=first.objectives, generators=first.generators,
+        replies={n: [t for r in results for t in r.replies[n]] for n in first.replies},
+        scores={n: np.concatenate([r.scores[n] for r in results]) for n in first.scores},
+        copy_scores={o: {g: np.concatenate([r.copy_scores[o][g] for r in results]) for g in d}
+                     for o, d in first.copy_scores.items()},
+        bank=first.bank, seed=first.seed)
 
 
 def run_suite(scorers: Mapping[str, Scorer], prompts: list[str], genuine: list[str], bank: PhraseBank = EVAL_BANK,

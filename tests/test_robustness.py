@@ -23,6 +23,7 @@ from reward_models.robustness import (
     Threshold,
     degenerate_replies,
     mismatch_partners,
+    pool_results,
     run_suite,
     swap_pronouns,
 )
@@ -289,6 +290,22 @@ def test_thresholds_encode_the_issue():
     assert {t.generator for t in THRESHOLDS if t.criterion == "no_copy_gain"} == set(ECHO_GENERATORS)
 
 
+def test_pooled_results_read_several_runs_as_one():
+    first = run_suite({"length": by_length}, PROMPTS, GENUINE)
+    longer = ["Work has become a place you dread, and the nights before it too.", "He was family; the house is quiet."]
+    second = run_suite({"length": by_length}, ["I hate work.", "I miss him."], longer)
+    pooled = pool_results([first, second])
+    assert pooled.n_prompts == 4 and pooled.replies["genuine"] == GENUINE + longer
+    np.testing.assert_array_equal(pooled.scores["echo"], np.concatenate([first.scores["echo"], second.scores["echo"]]))
+    # echo: the genuine reply wins on 1 of 2 prompts in the first run and on both in the second (longer than the echo)
+    assert first.shares()["echo"]["length"] == 0.5 and second.shares()["echo"]["length"] == 1.0
+    assert pooled.shares()["echo"]["length"] == 0.75
+    with pytest.raises(TypeError, match="`results` must be a non-empty list of SuiteResult; got SuiteResult"):
+        pool_results(first)
+    with pytest.raises(ValueError, match=r"`results\[1\]` must match results\[0\] in \(objectives, generators"):
+        pool_results([first, run_suite({"length": by_length}, PROMPTS, GENUINE, generators=["echo"])])
+
+
 def test_markdown_and_dict_reports():
     result = run_suite({"fluency": by_length}, PROMPTS, GENUINE)
     text = result.to_markdown()
@@ -383,6 +400,49 @@ def test_counsel_set_reads_and_checks_the_reflections_file(tmp_path):
         driver.counsel_set(path)
 
 
+def test_counsel_extra_set_reads_and_checks_its_file(tmp_path):
+    assert driver.counsel_extra_set(tmp_path / "absent.json") is None
+    path = tmp_path / "extra.json"
+    pair = {"prompt_id": "x-1", "topic": "sleep", "prompt": " I can't sleep. ", "reflection": " Nights are long. "}
+    path.write_text(json.dumps({"pairs": [pair, {**pair, "prompt_id": "x-2", "reflection": "R"}]}))
+    found = driver.counsel_extra_set(path)
+    assert found.name == "counsel_extra" and found.prompt_ids == ("x-1", "x-2")
+    assert found.prompts == ("I can't sleep.",) * 2 and found.genuine == ("Nights are long.", "R")
+    path.write_text(json.dumps({"pairs": [pair, pair]}))
+    with pytest.raises(ValueError, match=re.escape("extra.json: pairs[1]['prompt_id'] must be unique; got 'x-1' twice")):
+        driver.counsel_extra_set(path)
+    path.write_text(json.dumps({"pairs": [{**pair, "reflection": "  "}]}))
+    with pytest.raises(ValueError, match=re.escape("extra.json: pairs[0]['reflection'] must be a non-empty str")):
+        driver.counsel_extra_set(path)
+    path.write_text(json.dumps([pair]))
+    with pytest.raises(ValueError, match="extra.json must hold .* got list without a 'pairs' list"):
+        driver.counsel_extra_set(path)
+
+
+def test_the_suite_only_statements_are_new_and_meet_another_client_of_their_topic():
+    from morl_envs.datasets import load_counsel
+    from reward_models.training_data import COUNSEL_EXTRA_FILES, COUNSEL_TRAIN_FILE, read_counsel_extra
+
+    def runs(text: str, n: int = 6) -> set[tuple[str, ...]]:
+        words = re.findall(r"[a-z']+", text.lower())
+        return {tuple(words[k:k + n]) for k in range(len(words) - n + 1)}
+
+    raw = json.loads(driver.COUNSEL_EXTRA_FILE.read_text(encoding="utf-8"))["pairs"]
+    found = driver.counsel_extra_set()
+    topics = Counter(entry["topic"] for entry in raw)
+    assert len(raw) >= 220 and len(set(found.prompts)) == len(raw) and len(set(topics.values())) == 1
+    assert set(topics) == {p.topic for p in load_counsel().prompts}
+    assert all(raw[i]["topic"] == raw[j]["topic"] for i, j in enumerate(mismatch_partners(found.genuine)))
+    known = [p.text for p in load_counsel().prompts]
+    known += [r["text"] for r in json.loads(driver.COUNSEL_REFLECTIONS_FILE.read_text())["reflections"]]
+    for path in (COUNSEL_TRAIN_FILE, COUNSEL_TRAIN_FILE.with_name("counsel_train_second.json")):
+        known += [r["reflection"] for r in json.loads(path.read_text())["pairs"]]
+    for path in COUNSEL_EXTRA_FILES:
+        known += [t for texts in read_counsel_extra(path) for t in texts]
+    known_runs = set().union(*(runs(t) for t in known))
+    assert not any(runs(t) & known_runs for t in found.prompts + found.genuine)  # no shared run of six words
+
+
 class ToyModel:
     """Stands in for a reward model in the driver test."""
 
@@ -417,6 +477,32 @@ def test_driver_reports_writes_json_and_checks(monkeypatch, tmp_path, data_dir, 
     assert record["reward_model_fingerprints"] == {"reflection": "toy-reflection", "conciseness": "toy-conciseness"}
     assert driver.main([*args, "--check", "--markdown"]) == 1  # the length-loving toy reflection misses thresholds
     assert "| reply | wins reflection | wins conciseness | wins uniform |" in capsys.readouterr().out
+
+
+def test_driver_all_runs_every_set_and_judges_on_the_pools(monkeypatch, tmp_path, data_dir, capsys):
+    class ToyEnv:
+        objectives = ("reflection",)
+        reward_models = (ToyModel("reflection", lambda p, r: len(r) / 2000),)
+        unwrapped = property(lambda self: self)
+
+    monkeypatch.setattr(driver, "make", lambda env_id, **kwargs: ToyEnv())
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"pairs": [{"prompt_id": f"x-{k}", "topic": "sleep", "prompt": "I can't sleep.",
+                                            "reflection": "Nights are long." * (k + 1)} for k in range(3)]}))
+    monkeypatch.setattr(driver, "COUNSEL_EXTRA_FILE", extra)
+    out = tmp_path / "out.json"
+    args = ["--set", "all", "--data-dir", str(data_dir), "--max-prompts", "4", "--out", str(out)]
+    assert driver.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "## morl/Counsel-v2, pair_all (pooled: pair + pair2)" in printed
+    record = json.loads(out.read_text())
+    assert list(record["sets"]) == ["pair", "pair2", "counsel", "counsel_extra"]
+    assert record["sets"]["counsel_extra"]["n_prompts"] == 3 and "examples" not in record["sets"]["pair2"]
+    assert record["pools"]["pair_all"]["n_prompts"] == 8 and record["pools"]["counsel_all"]["n_prompts"] == 7
+    assert record["pools"]["counsel_all"]["sets"] == ["counsel", "counsel_extra"]
+    share = {name: record["sets"][name]["shares"]["echo"]["reflection"] for name in ("pair", "pair2")}
+    assert record["pools"]["pair_all"]["shares"]["echo"]["reflection"] == (share["pair"] + share["pair2"]) / 2
+    assert driver.main([*args, "--check"]) == 1  # the length-loving toy reflection misses thresholds on a pool
 
 
 def test_driver_scores_with_retrained_weights_from_a_folder(tmp_path, data_dir):

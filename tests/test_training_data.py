@@ -19,6 +19,7 @@ def test_repetition_is_the_share_of_trigrams_seen_before():
 def test_training_sets_use_training_prompts_and_the_training_bank_only(data_dir):
     from morl_core.pair_data import read_pair_rows
     from morl_envs.datasets import load_counsel
+    from morl_envs.robustness import counsel_extra_set
     from reward_models.training_data import (
         EMPATHY_NEGATIVES,
         empathy_set,
@@ -31,6 +32,7 @@ def test_training_sets_use_training_prompts_and_the_training_bank_only(data_dir)
     rows = read_pair_rows(data_dir)
     held_prompts = {rows[i][0] for i in held_out_groups(len(rows))}
     held_prompts |= {p.text for s in ("validation", "test") for p in load_counsel().split(s)}
+    held_prompts |= set(counsel_extra_set().prompts)  # the statements written for the adversarial suite alone
     assert not held_prompts & set(reflection.prompts)
     eval_phrases = {normalise(p) for p in EVAL_BANK.phrases()} - {""}
     generated = [r for r, k in zip(reflection.replies, reflection.kinds) if not k.startswith(("pair-level", "counsel"))]
