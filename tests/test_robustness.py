@@ -554,6 +554,11 @@ def test_suite_on_the_shipped_models(data_dir):
 KNOWN_GAPS: dict[str, set[tuple[str, str]]] = {
     "pair": {("mismatched", "uniform"), ("rude_appended", "empathy")},
     "counsel": {("clause_echo", "uniform"), ("mismatched", "uniform"), ("mismatched", "reflection")},
+    # the pools of `--set all` (pair + pair2, counsel + counsel_extra): the verdicts on 128 and 330 genuine replies
+    "pair_all": {("mismatched", "uniform"), ("mismatched", "reflection"), ("mismatched", "empathy"),
+                 ("rude_appended", "empathy")},
+    "counsel_all": {("clause_echo", "uniform"), ("generic_sentence", "uniform"), ("generic_question", "uniform"),
+                    ("mismatched", "uniform"), ("mismatched", "reflection")},
 }
 #: the least share a known gap may fall to (the v2 models' worst is 0.82): a gap that widens is a regression
 GAP_FLOOR = 0.80
@@ -582,11 +587,28 @@ def test_shipped_models_beat_the_cheapest_hacks_on_counsel_prompts():
     assert all(f.share >= GAP_FLOOR - FAST_MARGIN for f in result.failures())
 
 
+@pytest.fixture(scope="module")
+def shipped_results(data_dir):
+    """The whole suite on every genuine set, scored once by the shipped models and shared by the slow tests."""
+    cache: dict = {}
+
+    def result(name: str):
+        if name not in cache:
+            if name in driver.POOLS:
+                cache[name] = pool_results([result(member) for member in driver.POOLS[name]])
+            else:
+                found = (driver.counsel_set() if name == "counsel" else driver.counsel_extra_set()
+                         if name == "counsel_extra" else driver.pair_set(data_dir, name))
+                cache[name] = run_suite(_shipped_scorers(), list(found.prompts), list(found.genuine))
+        return cache[name]
+
+    return result
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["pair", "counsel"])
-def test_shipped_models_pass_the_whole_suite(name, data_dir):
-    found = driver.pair_set(data_dir) if name == "pair" else driver.counsel_set()
-    result = run_suite(_shipped_scorers(), list(found.prompts), list(found.genuine))
+@pytest.mark.parametrize("name", ["pair", "counsel", "pair_all", "counsel_all"])
+def test_shipped_models_pass_the_whole_suite(name, shipped_results):
+    result = shipped_results(name)
     missed = {(f.generator, f.objective) for f in result.failures()}
     assert missed == KNOWN_GAPS[name], result.to_markdown()
     assert all(f.share >= GAP_FLOOR for f in result.failures()), result.to_markdown()
