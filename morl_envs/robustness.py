@@ -2,7 +2,7 @@
 
     python -m morl_envs.robustness --env morl/Counsel-v2 [--set pair|counsel|both|pair2|counsel_extra|all]
                                    [--out FILE.json] [--markdown]
-                                   [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR]
+                                   [--check] [--seed 0] [--data-dir DIR] [--max-prompts N] [--weights DIR ...]
 
 Genuine replies (what every degenerate reply is compared with):
 - ``pair``: PAIR's held-out prompts (the validation and test splits of ``morl/PAIR-v2``, 64 prompts the reflection
@@ -28,7 +28,9 @@ with ``--check`` when a threshold is missed (with ``all``: by a pool).
 
 ``--weights DIR`` scores with retrained models instead of the environment's (``python -m reward_models.train --out
 DIR`` writes them): each of ``reflection.safetensors``, ``empathy.safetensors`` and ``well_formed.safetensors`` (the
-fluency objective's head) found in DIR replaces the model of its objective; the others stay as registered.
+fluency objective's head) found in DIR replaces the model of its objective; the others stay as registered. Given
+more than once, the folders holding one objective's file are scored as one model, the mean of their scores
+(:class:`MeanScorer`: a seed ensemble, e.g. two training seeds of one recipe).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from morl_core.errors import DataNotFoundError, did_you_mean
 from morl_core.files import write_atomic
@@ -177,6 +181,33 @@ def retrained_models(folder: Path, objectives: tuple[str, ...], device: str | No
             if name in objectives and (folder / file).is_file()}
 
 
+class MeanScorer:
+    """Several models of one objective scored as one: the mean of their scores. Averaging training seeds of one
+    recipe evens out each seed's own mistakes on a few replies (a seed ensemble)."""
+
+    def __init__(self, models: list) -> None:
+        if len(models) < 2:
+            raise ValueError(f"`models` must hold at least 2 models to average; got {len(models)}")
+        self.models = list(models)
+
+    def __call__(self, prompts: list[str], replies: list[str]) -> np.ndarray:
+        return np.mean([np.asarray(m(prompts, replies), dtype=np.float64) for m in self.models], axis=0)
+
+    def fingerprint(self) -> str:
+        """The members' fingerprints, in order."""
+        return "mean(" + ", ".join(m.fingerprint() for m in self.models) + ")"
+
+
+def ensemble_models(folders: list[Path], objectives: tuple[str, ...], device: str | None = None) -> dict:
+    """Per objective, the retrained model of the one folder that holds its file, or the :class:`MeanScorer` of
+    those of several folders (see :func:`retrained_models`)."""
+    found: dict[str, list] = {}
+    for folder in folders:
+        for name, model in retrained_models(folder, objectives, device).items():
+            found.setdefault(name, []).append(model)
+    return {name: models[0] if len(models) == 1 else MeanScorer(models) for name, models in found.items()}
+
+
 def plain_table(result: SuiteResult) -> str:
     """The shares won by the genuine reply as a fixed-width text table (a missed threshold is marked '!')."""
     shares, columns = result.shares(), (*result.objectives, UNIFORM)
@@ -237,7 +268,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="folder holding pair/pair.csv (default: $MORL_DATA_DIR)")
     parser.add_argument("--device", help="where the reward models run (default: the GPU if any)")
     parser.add_argument("--max-prompts", type=int, help="use only the first N prompts of each set (a quick look)")
-    parser.add_argument("--weights", type=Path, help="folder of retrained weights that replace the environment's")
+    parser.add_argument("--weights", type=Path, action="append",
+                        help="folder of retrained weights that replace the environment's (repeatable: averaged)")
     args = parser.parse_args(argv)
     if args.env not in env_ids("text"):
         parser.error(f"--env must be a registered text environment id {env_ids('text')}; got {args.env!r}."
@@ -245,8 +277,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.max_prompts is not None and args.max_prompts < 2:
         parser.error(f"--max-prompts must be at least 2 (the mismatched generator pairs prompts); "
                      f"got {args.max_prompts}")
-    if args.weights is not None and not args.weights.is_dir():
-        parser.error(f"--weights must be a folder of retrained weights; got {str(args.weights)!r}")
+    for folder in args.weights or ():
+        if not folder.is_dir():
+            parser.error(f"--weights must be a folder of retrained weights; got {str(folder)!r}")
     return args
 
 
@@ -257,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     chosen = load_sets(names, args.data_dir, args.max_prompts)
     env = make(args.env, **({"device": args.device} if args.device else {})).unwrapped
     scorers = dict(zip(env.objectives, env.reward_models))
-    if args.weights is not None:
-        scorers.update(retrained_models(args.weights, env.objectives, args.device))
+    if args.weights:
+        scorers.update(ensemble_models(args.weights, env.objectives, args.device))
     record = {"env_id": args.env, "objectives": list(env.objectives), "seed": args.seed,
-              **({"weights": str(args.weights)} if args.weights is not None else {}),
+              **({"weights": [str(w) for w in args.weights]} if args.weights else {}),
               "reward_model_fingerprints": {name: m.fingerprint() for name, m in scorers.items()},
               "thresholds": [t.__dict__ for t in THRESHOLDS], "sets": {}}
     results: dict[str, SuiteResult] = {}

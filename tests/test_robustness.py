@@ -521,6 +521,18 @@ def test_driver_scores_with_retrained_weights_from_a_folder(tmp_path, data_dir):
     assert models["fluency"].form.threshold == 0.2
 
 
+def test_weights_given_twice_are_averaged_per_objective(monkeypatch, tmp_path):
+    scores = {"a": {"reflection": 0.2, "empathy": 0.9}, "b": {"reflection": 0.6}}
+    monkeypatch.setattr(driver, "retrained_models", lambda folder, objectives, device=None: {
+        name: ToyModel(f"{folder.name}-{name}", lambda p, r, v=value: v) for name, value in scores[folder.name].items()})
+    models = driver.ensemble_models([tmp_path / "a", tmp_path / "b"], ("reflection", "empathy"))
+    assert isinstance(models["reflection"], driver.MeanScorer) and isinstance(models["empathy"], ToyModel)
+    np.testing.assert_allclose(models["reflection"](["p", "q"], ["r", "s"]), [0.4, 0.4])
+    assert models["reflection"].fingerprint() == "mean(toy-a-reflection, toy-b-reflection)"
+    with pytest.raises(ValueError, match="`models` must hold at least 2 models to average; got 1"):
+        driver.MeanScorer([models["empathy"]])
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The shipped models (slow)
 # ---------------------------------------------------------------------------------------------------------------
