@@ -66,9 +66,10 @@ SETS = ("pair", "counsel")
 #: the sets run only when named (or with ``all``): PAIR's held-out prompts with their second complex reflection
 #: (column hq2), and the statements written for the suite alone
 EXTRA_SETS = ("pair2", "counsel_extra")
-ALL_SETS = ("pair", "pair2", "counsel", "counsel_extra")
 #: ``--set all`` judges the thresholds on these pools (each reads its sets' prompts at once)
 POOLS = {"pair_all": ("pair", "pair2"), "counsel_all": ("counsel", "counsel_extra")}
+#: the sets ``--set all`` runs, in order
+ALL_SETS = tuple(name for members in POOLS.values() for name in members)
 #: PAIR's complex reflections: set name -> (column of pair/pair.csv, its name)
 PAIR_REFLECTIONS = {"pair": (1, "hq1"), "pair2": (2, "hq2")}
 
@@ -109,6 +110,17 @@ def pair_set(data_dir: str | Path | None = None, name: str = "pair") -> GenuineS
                       f"{column_name}")
 
 
+def _entries(path: Path, key: str, fields: tuple[str, ...]) -> list:
+    """The list under ``key`` of the JSON file ``path`` (a ValueError naming the shape the file must have if none)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    entries = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        shape = "{" + ", ".join(f'"{f}"' for f in fields) + "}"
+        raise ValueError(f'{path.name} must hold {{"{key}": [{shape}, ...]}}; got {type(raw).__name__} without '
+                         f"a '{key}' list")
+    return entries
+
+
 def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
     """The Counsel validation and test statements with the project's written reflections (``path``, default
     :data:`COUNSEL_REFLECTIONS_FILE`), or None when that file is absent. Statements without a reflection are left
@@ -116,11 +128,7 @@ def counsel_set(path: str | Path | None = None) -> GenuineSet | None:
     path = Path(path) if path is not None else COUNSEL_REFLECTIONS_FILE
     if not path.is_file():
         return None
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    entries = raw.get("reflections") if isinstance(raw, dict) else None
-    if not isinstance(entries, list):
-        raise ValueError(f"{path.name} must hold {{\"reflections\": [{{\"prompt_id\", \"split\", \"text\"}}, ...]}}; "
-                         f"got {type(raw).__name__} without a 'reflections' list")
+    entries = _entries(path, "reflections", ("prompt_id", "split", "text"))
     prompts = {p.id: p for split in SPLITS for p in load_counsel().split(split)}
     by_id: dict[str, str] = {}
     for k, entry in enumerate(entries):
@@ -151,19 +159,16 @@ def counsel_extra_set(path: str | Path | None = None) -> GenuineSet | None:
     path = Path(path) if path is not None else COUNSEL_EXTRA_FILE
     if not path.is_file():
         return None
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    entries = raw.get("pairs") if isinstance(raw, dict) else None
-    if not isinstance(entries, list):
-        raise ValueError(f"{path.name} must hold {{\"pairs\": [{{\"prompt_id\", \"topic\", \"prompt\", "
-                         f"\"reflection\"}}, ...]}}; got {type(raw).__name__} without a 'pairs' list")
-    ids, prompts, replies = [], [], []
-    for k, entry in enumerate(entries):
-        for key in ("prompt_id", "topic", "prompt", "reflection"):
+    fields = ("prompt_id", "topic", "prompt", "reflection")
+    ids, prompts, replies, seen = [], [], [], set()
+    for k, entry in enumerate(_entries(path, "pairs", fields)):
+        for key in fields:
             value = entry.get(key) if isinstance(entry, dict) else None
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"{path.name}: pairs[{k}][{key!r}] must be a non-empty str; got {value!r:.60}")
-        if entry["prompt_id"] in ids:
+        if entry["prompt_id"] in seen:
             raise ValueError(f"{path.name}: pairs[{k}]['prompt_id'] must be unique; got {entry['prompt_id']!r} twice")
+        seen.add(entry["prompt_id"])
         ids.append(entry["prompt_id"])
         prompts.append(entry["prompt"].strip())
         replies.append(entry["reflection"].strip())
