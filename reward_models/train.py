@@ -85,9 +85,10 @@ from reward_models.training_data import (
 from reward_models.well_formed import PENALTY_QUANTILE, malformed
 
 # The recipe of the shipped (-v2) weights. Each option was measured as an ablation (``--set``) on the held-out PAIR
-# ranking, EPITOME accuracy *and* the adversarial suite (docs/robustness_history.md, "Measured lead" paragraphs):
-# about ten variants were compared on the suite's held-out prompts, so its figures for the chosen recipe are somewhat
-# optimistic; the phrase banks and prompts of training and suite stay disjoint all the same.
+# ranking, EPITOME accuracy *and* the adversarial suite (the "Measured lead" paragraphs of docs/robustness_history.md
+# and docs/robustness_leads.md): about ten variants were compared on the suite's held-out prompts, so its figures for
+# the chosen recipe are somewhat optimistic; the phrase banks and prompts of training and suite stay disjoint all the
+# same.
 REFLECTION_EPOCHS, REFLECTION_LR, RANK_WEIGHT, NEGATIVE_BCE_WEIGHT = 2, 1e-4, 2.0, 0.05
 #: weight of the "own client" ranking term: a reflection written for client q scores higher with q's statement than
 #: with another client's (one reply under two prompts, so the reply's style cancels and only the match is left);
