@@ -227,13 +227,22 @@ def plain_table(result: SuiteResult) -> str:
     return "\n".join(lines)
 
 
+def genuine_set(name: str, data_dir: str | Path | None = None) -> GenuineSet | None:
+    """The genuine set called ``name`` (one of :data:`ALL_SETS`; PAIR's are read from ``data_dir``), or None when
+    the project's file for a Counsel set is absent."""
+    if name == "counsel":
+        return counsel_set()
+    if name == "counsel_extra":
+        return counsel_extra_set()
+    return pair_set(data_dir, name)
+
+
 def load_sets(names: tuple[str, ...], data_dir: str | None, max_prompts: int | None) -> list[GenuineSet]:
     """The named genuine sets (a set whose file is absent, or with under two prompts, is skipped with a message),
     each cut to its first ``max_prompts`` prompts when that is given."""
     chosen: list[GenuineSet] = []
     for name in names:
-        found = (counsel_set() if name == "counsel" else counsel_extra_set() if name == "counsel_extra"
-                 else pair_set(data_dir, name))
+        found = genuine_set(name, data_dir)
         if found is None:
             file = COUNSEL_REFLECTIONS_FILE if name == "counsel" else COUNSEL_EXTRA_FILE
             print(f"skipping the {name} set: the written reflections ({file.name}) are absent", file=sys.stderr)

@@ -609,8 +609,7 @@ def shipped_results(data_dir):
             if name in driver.POOLS:
                 cache[name] = pool_results([result(member) for member in driver.POOLS[name]])
             else:
-                found = (driver.counsel_set() if name == "counsel" else driver.counsel_extra_set()
-                         if name == "counsel_extra" else driver.pair_set(data_dir, name))
+                found = driver.genuine_set(name, data_dir)
                 cache[name] = run_suite(_shipped_scorers(), list(found.prompts), list(found.genuine))
         return cache[name]
 
