@@ -40,7 +40,8 @@ from reward_models.encoder import shared_encoder
 from reward_models.heads import WEIGHTS_DIR, PairHead, pair_features
 
 MAX_PAIR_TOKENS = 192  # prompt + reply; the longer of the two is cut first ("longest_first")
-FROZEN_LAYERS = 4  # of MiniLM's 6: the shared trunk; the top 2 are each objective's own
+ENCODER_LAYERS = 6  # the shipped MiniLM's transformer layers
+FROZEN_LAYERS = 4  # of those: the shared trunk; the top 2 are each objective's own
 BATCH = 64
 TRUNK_CACHE = 4  # batches whose trunk states are kept for the next objective scoring the same pairs
 
@@ -125,6 +126,10 @@ class CrossTrunk:
         self.tokenizer = AutoTokenizer.from_pretrained(self.path)
         with quiet_loading():
             model = AutoModel.from_pretrained(self.path, dtype=self.dtype)
+        total = len(model.encoder.layer)
+        if not 1 <= frozen_layers < total:
+            raise ValueError(f"`frozen_layers` must leave a branch at least one of the encoder's {total} layers and "
+                             f"freeze at least one: 1 to {total - 1}; got {frozen_layers}")
         self.top_layers = model.encoder.layer[frozen_layers:]  # the pretrained start of every branch
         model.encoder.layer = model.encoder.layer[:frozen_layers]
         model.config.num_hidden_layers = frozen_layers
@@ -221,15 +226,39 @@ def load_branch(path: Path, trunk: CrossTrunk) -> tuple[CrossBranch, dict]:
     return branch.to(trunk.device).eval().requires_grad_(False), json.loads(meta["facts"])
 
 
-def shared_trunk(path: str | None = None, device: str | None = None) -> CrossTrunk:
-    """The process-wide trunk for encoder folder ``path`` (default: the shipped MiniLM) on ``device``."""
+def shared_trunk(path: str | None = None, device: str | None = None,
+                 frozen_layers: int = FROZEN_LAYERS) -> CrossTrunk:
+    """The process-wide trunk for encoder folder ``path`` (default: the shipped MiniLM) on ``device``, freezing its
+    lowest ``frozen_layers`` layers (objectives whose branches share the depth share one trunk and its states)."""
     return _trunk(str(Path(path or minilm_path()).resolve()),
-                  str(torch.device(device) if device else default_device()))
+                  str(torch.device(device) if device else default_device()), frozen_layers)
 
 
 @functools.lru_cache(maxsize=4)
-def _trunk(path: str, device: str) -> CrossTrunk:
-    return CrossTrunk(path, torch.device(device))
+def _trunk(path: str, device: str, frozen_layers: int) -> CrossTrunk:
+    return CrossTrunk(path, torch.device(device), frozen_layers)
+
+
+def branch_layers(path: Path) -> int:
+    """How many fine-tuned layers the branch file ``path`` holds (its metadata's ``layers``), read without its
+    tensors: a branch sits on the trunk that freezes the encoder's other layers."""
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    if not str(meta.get("layers", "")).isdigit():
+        raise ValueError(f"`{path.name}` is not a cross-encoder branch written by reward_models.train (its metadata "
+                         f"lacks layers): retrain with `python -m reward_models.train`")
+    return int(meta["layers"])
+
+
+def branch_trunk(path: Path, encoder_path: str | None, device: str | None) -> CrossTrunk:
+    """The shared trunk the branch file ``path`` was trained on: the encoder's layers below the branch's own."""
+    default = shared_trunk(encoder_path, device)
+    total = default.frozen_layers + len(default.top_layers)
+    n_layers = branch_layers(path)
+    if not 1 <= n_layers < total:
+        raise ValueError(f"`{path.name}` holds {n_layers} fine-tuned layers; a branch on this {total}-layer encoder "
+                         f"holds 1 to {total - 1}")
+    return default if n_layers == len(default.top_layers) else shared_trunk(encoder_path, device, total - n_layers)
 
 
 class CrossEncoderRewardModel(RewardModel):
@@ -247,7 +276,7 @@ class CrossEncoderRewardModel(RewardModel):
             raise FileNotFoundError(f"`weights` must be a safetensors file written by reward_models.train; "
                                     f"{str(self.weights)!r} does not exist")
         self.encoder_path = encoder_path
-        self.trunk = shared_trunk(encoder_path, device)
+        self.trunk = branch_trunk(self.weights, encoder_path, device)
         self.branch, self.facts = load_branch(self.weights, self.trunk)
         self._digest = file_sha256(self.weights)
 

@@ -49,7 +49,16 @@ from morl_core.errors import MorlError, did_you_mean
 from morl_core.files import file_sha256
 from morl_core.pair_data import PAIR_LEVELS, pair_csv, read_pair_rows
 from reward_models.branch_training import cached_trunk_states, fine_tune, ranking_loss, reply_tokens
-from reward_models.cross_encoder import POOLINGS, CrossTrunk, pooled_dim, round_to_stored, save_branch, shared_trunk
+from reward_models.cross_encoder import (
+    ENCODER_LAYERS,
+    FROZEN_LAYERS,
+    POOLINGS,
+    CrossTrunk,
+    pooled_dim,
+    round_to_stored,
+    save_branch,
+    shared_trunk,
+)
 from reward_models.empathy import GATE, expected_levels
 from reward_models.encoder import shared_encoder
 from reward_models.head_fitting import (
@@ -165,6 +174,9 @@ EMPATHY_REPLY_POOLING = 0
 #: seed of the fine-tuning (head initialisation, batch order); the training pairs, their negatives and the held-out
 #: split keep the data seed (``training_data.SEED``) whatever it is, so runs with other seeds differ in training alone
 TRAIN_SEED = SEED
+#: the encoder's lowest layers frozen into the trunk that both branches read (the rest are each branch's own to
+#: fine-tune); a branch file records its layer count, so scoring picks the matching trunk
+TRUNK_FROZEN_LAYERS = FROZEN_LAYERS
 HIDDEN = 256
 FORM_STEPS = 300
 
@@ -287,7 +299,7 @@ def train_reflection(data_dir: Path, out: Path, log=print, cache: Path | None = 
     a folder keeping the trunk states between runs (:func:`~reward_models.branch_training.cached_trunk_states`)."""
     data = reflection_set(data_dir, NEAREST_MISMATCHED, COUNSEL_REFLECTIONS, COUNSEL_EXTRA, training_bank())
     progress = progress_file(out, "reflection", data)
-    trunk = shared_trunk(device="cpu")
+    trunk = shared_trunk(device="cpu", frozen_layers=TRUNK_FROZEN_LAYERS)
     log(f"reflection: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     pooling, reply_masks = branch_pooling(REFLECTION_REPLY_POOLING, trunk, data)
@@ -388,7 +400,7 @@ def train_empathy(data_dir: Path, out: Path, log=print, cache: Path | None = Non
     data = empathy_set(data_dir, nearest_mismatched=EMPATHY_NEAREST_MISMATCHED, counsel_reflections=COUNSEL_REFLECTIONS,
                        counsel_extra=COUNSEL_EXTRA, bank=training_bank())
     progress = progress_file(out, "empathy", data)
-    trunk = shared_trunk(device="cpu")
+    trunk = shared_trunk(device="cpu", frozen_layers=TRUNK_FROZEN_LAYERS)
     log(f"empathy: {len(data.prompts)} training pairs; trunk states ...")
     states = cached_trunk_states(trunk, data.prompts, data.replies, cache)
     pooling, reply_masks = branch_pooling(EMPATHY_REPLY_POOLING, trunk, data)
@@ -491,7 +503,8 @@ RECIPE_OPTIONS = ("REFLECTION_EPOCHS", "REFLECTION_LR", "RANK_WEIGHT", "NEGATIVE
                   "EMPATHY_OWN_CLIENT_WEIGHT", "EMPATHY_RUDE_PAIR_WEIGHT", "EMPATHY_GATE_WEIGHT", "EMPATHY_LEVEL_BIAS",
                   "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER", "EMPATHY_MASK_RUDE_IP_EX",
                   "EMPATHY_FROZEN_LEVELS", "EMPATHY_NEAREST_MISMATCHED", "COUNSEL_REFLECTIONS", "COUNSEL_EXTRA",
-                  "RUDE_EXTRA", "REFLECTION_REPLY_POOLING", "EMPATHY_REPLY_POOLING", "FORM_STEPS", "TRAIN_SEED")
+                  "RUDE_EXTRA", "REFLECTION_REPLY_POOLING", "EMPATHY_REPLY_POOLING", "FORM_STEPS", "TRAIN_SEED",
+                  "TRUNK_FROZEN_LAYERS")
 #: the options that are switches (0 off, 1 on)
 SWITCHES = ("RUDE_EXTRA", "EMPATHY_LEVEL_BIAS", "EMPATHY_WARM_START", "EMPATHY_MASK_MISMATCHED_ER",
             "EMPATHY_MASK_RUDE_IP_EX", "REFLECTION_CALIBRATION", "EMPATHY_FROZEN_LEVELS")
@@ -504,7 +517,7 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
     rates positive, weights at least 0, ``LEVEL_RANK_SHARE`` in [0, 1], the ``NEAREST_MISMATCHED`` options an int
     in [0, the set's extra mismatched replies per reply], ``COUNSEL_REFLECTIONS`` 1 or 2, ``COUNSEL_EXTRA`` 0 to
     the number of extra files, the :data:`SWITCHES` 0 or 1, the :data:`POOLING_OPTIONS` an index into ``POOLINGS``,
-    ``TRAIN_SEED`` an int at least 0.
+    ``TRAIN_SEED`` an int at least 0, ``TRUNK_FROZEN_LAYERS`` an int from 1 to the encoder's layers less one.
     Raises MorlError naming what is wrong."""
     name, sep, raw = text.partition("=")
     name = name.strip()
@@ -512,14 +525,15 @@ def recipe_setting(text: str) -> tuple[str, int | float]:
         raise MorlError.of("--set", f"must be NAME=VALUE with NAME one of {', '.join(RECIPE_OPTIONS)}", text,
                            did_you_mean(name, list(RECIPE_OPTIONS)))
     whole = name in (*SWITCHES, *POOLING_OPTIONS) or name.endswith(
-        ("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA", "_SEED"))
+        ("_EPOCHS", "_STEPS", "NEAREST_MISMATCHED", "_REFLECTIONS", "_EXTRA", "_SEED", "_LAYERS"))
     try:
         value = int(raw) if whole else float(raw)
     except ValueError:
         raise MorlError.of("--set", f"{name} must be {'an int' if whole else 'a number'}", raw) from None
-    low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS")) else 0
+    low = 1 if name.endswith(("_EPOCHS", "_STEPS", "_REFLECTIONS", "_LAYERS")) else 0
     high = {"LEVEL_RANK_SHARE": 1, "NEAREST_MISMATCHED": EXTRA_MISMATCHED, "COUNSEL_REFLECTIONS": 2,
-            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES), "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2,
+            "COUNSEL_EXTRA": len(COUNSEL_EXTRA_FILES),
+            "TRUNK_FROZEN_LAYERS": ENCODER_LAYERS - 1, "EMPATHY_NEAREST_MISMATCHED": EXTRA_MISMATCHED // 2,
             **dict.fromkeys(SWITCHES, 1), **dict.fromkeys(POOLING_OPTIONS, len(POOLINGS) - 1)}.get(name, math.inf)
     if not math.isfinite(value) or not low <= value <= high or (name.endswith("_LR") and value == 0):
         rule = ("finite" if not math.isfinite(value) else "above 0" if name.endswith("_LR") else

@@ -17,7 +17,7 @@ from reward_models.branch_training import (
     ranking_loss,
     trunk_states,
 )
-from reward_models.cross_encoder import CrossTrunk, load_branch, save_branch, shared_trunk
+from reward_models.cross_encoder import CrossTrunk, load_branch, round_to_stored, save_branch, shared_trunk
 from reward_models.encoder import shared_encoder
 from reward_models.fluency import FluencyModel
 from reward_models.heads import PairHead, save_heads
@@ -87,6 +87,7 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
     assert recipe_setting("EMPATHY_MASK_RUDE_IP_EX=1") == ("EMPATHY_MASK_RUDE_IP_EX", 1)
     assert recipe_setting("EMPATHY_REPLY_POOLING=1") == ("EMPATHY_REPLY_POOLING", 1)
     assert recipe_setting("EMPATHY_REPLY_POOLING=2") == ("EMPATHY_REPLY_POOLING", 2)
+    assert recipe_setting("TRUNK_FROZEN_LAYERS=3") == ("TRUNK_FROZEN_LAYERS", 3)
     for text, words in (("LEVEL_RANK_SHAR=0.5", "Did you mean 'LEVEL_RANK_SHARE'"), ("RANK_WEIGHT", "NAME=VALUE"),
                         ("REFLECTION_EPOCHS=2.5", "must be an int"), ("LEVEL_RANK_SHARE=1.5", "in [0, 1]"),
                         ("EMPATHY_LR=0", "above 0"), ("OWN_CLIENT_WEIGHT=-1", "at least 0"), ("RANK_WEIGHT=nan", "must be finite"),
@@ -97,7 +98,8 @@ def test_recipe_settings_are_checked_and_need_their_own_out_folder(tmp_path, cap
                         ("EMPATHY_LEVEL_BIAS=0.5", "must be an int"), ("EMPATHY_WARM_START=2", "in [0, 1]"),
                         ("REFLECTION_CALIBRATION=0.5", "must be an int"),
                         ("EMPATHY_MASK_MISMATCHED_ER=-1", "in [0, 1]"), ("TRAIN_SEED=-1", "at least 0"),
-                        ("TRAIN_SEED=1.5", "must be an int"), ("REFLECTION_REPLY_POOLING=3", "in [0, 2]")):
+                        ("TRAIN_SEED=1.5", "must be an int"), ("REFLECTION_REPLY_POOLING=3", "in [0, 2]"),
+                        ("TRUNK_FROZEN_LAYERS=0", "in [1, 5]"), ("TRUNK_FROZEN_LAYERS=6", "in [1, 5]")):
         with pytest.raises(MorlError, match=re.escape(words)):
             recipe_setting(text)
     with pytest.raises(SystemExit):
@@ -303,3 +305,22 @@ def test_calibrated_fluency_reads_plain_punctuation_and_changes_the_fingerprint(
     assert "plain punctuation" in calibrated.identity()["formula"]
     assert calibrated.fingerprint() != old.fingerprint()
     assert FluencyModel(device="cpu").form.calibrated  # the shipped (-v2) head stores its threshold
+
+
+def test_a_branch_of_three_layers_is_scored_on_the_trunk_that_freezes_the_other_three(trunk, tmp_path):
+    from reward_models.reflection import ReflectionModel
+
+    shallow = shared_trunk(device="cpu", frozen_layers=3)
+    assert shallow is not trunk and len(shallow.top_layers) == 3 and shallow.identity()["frozen_layers"] == 3
+    branch = shallow.new_branch({"reflection": PairHead(shallow.dim, 16, 1)})
+    save_branch(tmp_path / "r.safetensors", branch, {})
+    model = ReflectionModel(weights=tmp_path / "r.safetensors", device="cpu")
+    assert model.trunk is shallow and model.identity()["trunk"]["frozen_layers"] == 3
+    states, mask, _ = shallow.states([PROMPT], [REFLECTION])[0]
+    with torch.no_grad():
+        expected = torch.sigmoid(round_to_stored(branch)(states, mask)["reflection"]).item()
+    assert model([PROMPT], [REFLECTION])[0] == pytest.approx(expected, abs=0.02)  # scoring may run in bf16
+    with pytest.raises(ValueError, match=r"holds 3 fine-tuned layers; the trunk freezes 4 of 6, leaving 2"):
+        load_branch(tmp_path / "r.safetensors", trunk)
+    with pytest.raises(ValueError, match=r"`frozen_layers` must .* 1 to 5; got 6"):
+        CrossTrunk(trunk.path, torch.device("cpu"), frozen_layers=6)
